@@ -1,0 +1,103 @@
+"""The composition root: settings in, everything else built here and passed down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channels.console import ConsoleChannel
+from bot.clock import Clock, SystemClock
+from bot.conversation import Dispatcher, Menu
+from bot.handlers import all_routers
+from bot.i18n import Translations
+from bot.reminders.ticks import build_scheduler
+from bot.replies import ReplySender
+from bot.services import Services
+from bot.settings import Settings
+from storage.db import create_engine, session_factory
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    services: Services
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def default_menus(self) -> dict[str, Menu]:
+        """What a person who never opened the bot sees: the citizen's commands."""
+        menus = {}
+        for locale in self.services.translations.locales:
+            t = self.services.translations.get(locale)
+            menus[locale] = Menu(locale, Role.citizen, [
+                (r.key, t._(r.description or r.key)) for r in self.dispatcher.menu(Role.citizen)
+            ])
+        return menus
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    engine = create_engine(settings.DATABASE_URL)
+    services = Services(
+        settings=settings,
+        clock=clock or SystemClock(),
+        sessions=session_factory(engine),
+        translations=Translations(settings.zone, settings.DEFAULT_LOCALE),
+    )
+    return App(settings, engine, services, Dispatcher(services, all_routers()))
+
+
+async def serve_telegram(app: App) -> None:
+    """Runs the Telegram bot until cancelled: polling, or a webhook when PUBLIC_URL is set."""
+    from bot.channels.telegram import TelegramChannel
+
+    settings = app.settings
+    channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE)
+    scheduler = build_scheduler(app.services)
+    runner: web.AppRunner | None = None
+    try:
+        await channel.start()
+        await channel.set_default_menus(app.default_menus(), settings.DEFAULT_LOCALE)
+        on_update = ReplySender(app.services, app.dispatcher, channel)
+        scheduler.start()
+        if settings.webhook_mode:
+            web_app = web.Application(client_max_size=1 << 20)
+            web_app.add_routes(channel.webhook_routes(settings.WEBHOOK_SECRET, on_update))
+            web_app.add_routes([web.get("/healthz", _healthz)])
+            runner = web.AppRunner(web_app)
+            await runner.setup()
+            await web.TCPSite(runner, "0.0.0.0", settings.PORT).start()  # noqa: S104
+            await channel.set_webhook(settings.PUBLIC_URL, settings.WEBHOOK_SECRET)
+            log.info("webhook mode on port %d as @%s", settings.PORT, channel.username)
+            await asyncio.Event().wait()
+        else:
+            log.info("long polling as @%s", channel.username)
+            await channel.run(on_update)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        if runner is not None:
+            await runner.cleanup()
+        await channel.close()
+
+
+async def serve_console(app: App, persona: str) -> None:
+    from bot.demo import seed_if_empty
+
+    async with app.services.sessions() as db:
+        await seed_if_empty(db, app.services.clock.now(), app.settings.DEFAULT_LOCALE)
+    channel = ConsoleChannel(app.services.translations, persona)
+    await channel.run(ReplySender(app.services, app.dispatcher, channel))
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.Response(text="ok")

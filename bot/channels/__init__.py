@@ -1,0 +1,1 @@
+"""One adapter per platform. Only telegram.py imports aiogram."""

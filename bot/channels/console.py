@@ -1,0 +1,98 @@
+"""The terminal sandbox: the same conversations, typed at a prompt. No buttons here, so
+options show as a numbered list and "2" chooses option 2 (as on Zalo Bot)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.channels.base import UpdateHandler
+from bot.conversation import Menu
+from bot.i18n import Translations
+from bot.messages import DeliveryResult, Incoming, Outgoing, Sent
+from bot.rendering import numbered, plain
+from bot.routing import ChannelInfo
+
+PERSONAS = ("citizen", "staff", "unit_head", "admin")
+NAME = "console"
+
+
+def persona_user_id(persona: str) -> str:
+    return f"demo-{persona}"
+
+
+class ConsoleChannel:
+    name = NAME
+    buttons = False
+
+    def __init__(
+        self,
+        translations: Translations,
+        persona: str = "citizen",
+        read_line: Callable[[str], str | None] | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.translations = translations
+        self.persona = persona
+        self._read_line = read_line or _read_stdin
+        self._out = out or sys.stdout
+        self._counter = 0
+
+    @property
+    def info(self) -> ChannelInfo:
+        return ChannelInfo(self.name, self.buttons, self.deep_link)
+
+    def deep_link(self, payload: str) -> str:
+        return f"/start {payload}"
+
+    def _print(self, text: str = "") -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    async def send(self, chat_id: str, out: Outgoing, locale: str) -> DeliveryResult:
+        t = self.translations.get(locale)
+        self._counter += 1
+        self._print(plain(numbered(out, t)))
+        for attachment in out.attachments:
+            self._print(f"[{attachment.kind}: {attachment.filename or 'file'}]")
+        self._print()
+        return Sent((str(self._counter),))
+
+    async def set_menu(self, chat_id: str, menu: Menu) -> None:
+        return None  # a terminal has no command menu
+
+    async def run(self, on_update: UpdateHandler) -> None:
+        self._print(
+            f"Hạn Chót — sandbox ({self.persona}). /help · /as citizen|staff|unit_head|admin "
+            "· Ctrl-D to quit"
+        )
+        while True:
+            line = await asyncio.to_thread(self._read_line, f"[{self.persona}]> ")
+            if line is None:
+                self._print()
+                return
+            line = line.rstrip("\n")
+            if line.startswith("/as"):
+                self._switch(line[3:].strip())
+                continue
+            user = persona_user_id(self.persona)
+            await on_update(Incoming(
+                channel=self.name, chat_id=user, user_id=user, text=line,
+                display_name=None,
+            ))
+
+    def _switch(self, persona: str) -> None:
+        if persona in PERSONAS:
+            self.persona = persona
+            self._print(f"(now: {persona})")
+        else:
+            self._print(f"(personas: {', '.join(PERSONAS)})")
+
+
+def _read_stdin(prompt: str) -> str | None:
+    try:
+        return input(prompt)
+    except EOFError:
+        return None

@@ -1,0 +1,246 @@
+"""`hanchot`: run the bot, open the sandbox, migrate, and manage units and invites."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from bot.app import App, build_app, serve_console, serve_telegram
+from bot.channels.console import PERSONAS
+from bot.settings import Settings, SettingsError, load_settings
+from storage import db as storage_db
+from storage.models import Role, UnitKind
+
+T = TypeVar("T")
+cli = typer.Typer(help="Hạn Chót — chat assistant for Vietnamese local government.",
+                  no_args_is_help=True, add_completion=False)
+unit_cli = typer.Typer(help="Units: province, departments, communes and wards, offices.",
+                       no_args_is_help=True)
+cli.add_typer(unit_cli, name="unit")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        # One line, never wrapped, so scripts and people see exactly what is wrong.
+        sys.stderr.write(f"Invalid setting {exc}\n")
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=settings.LOG_LEVEL,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+def _with_app(settings: Settings, work: Callable[[App], Awaitable[T]]) -> T:
+    async def go() -> T:
+        app = build_app(settings)
+        try:
+            return await work(app)
+        finally:
+            await app.close()
+
+    return asyncio.run(go())
+
+
+async def _require_migrated(app: App) -> None:
+    if not await storage_db.is_migrated(app.engine):
+        err.print("The database is not migrated. Run: hanchot migrate", markup=False)
+        raise typer.Exit(1)
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database tables."""
+    settings = _settings()
+
+    async def work(app: App) -> None:
+        await storage_db.migrate(app.engine)
+
+    _with_app(settings, work)
+    out.print(f"Database is up to date (revision {storage_db.head_revision()}).")
+
+
+@cli.command()
+def run() -> None:
+    """Run the bot on Telegram, or the terminal sandbox when no token is set."""
+    settings = _settings()
+
+    async def work(app: App) -> None:
+        await _require_migrated(app)
+        if not settings.TELEGRAM_BOT_TOKEN:
+            out.print("No TELEGRAM_BOT_TOKEN set: starting the terminal sandbox. To connect a "
+                      "real bot, put TELEGRAM_BOT_TOKEN=<token from @BotFather> in .env.",
+                      markup=False)
+            await serve_console(app, "citizen")
+            return
+        await serve_telegram(app)
+
+    try:
+        _with_app(settings, work)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+def console(
+    persona: Annotated[str, typer.Option("--as", help="citizen, staff, unit_head or admin")]
+    = "citizen",
+) -> None:
+    """Talk to the bot in the terminal, on the demo data."""
+    if persona not in PERSONAS:
+        err.print(f"--as must be one of: {', '.join(PERSONAS)}")
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def work(app: App) -> None:
+        await _require_migrated(app)
+        await serve_console(app, persona)
+
+    try:
+        _with_app(settings, work)
+    except KeyboardInterrupt:
+        pass
+
+
+@unit_cli.command("add")
+def unit_add(
+    code: str,
+    name: str,
+    parent: Annotated[str | None, typer.Option(help="Code of the parent unit")] = None,
+    kind: Annotated[UnitKind, typer.Option(help="What kind of unit")] = UnitKind.office,
+) -> None:
+    """Add a unit, e.g.: hanchot unit add CAIBE "UBND xã Cái Bè" --parent DT --kind commune"""
+    from storage import units
+
+    settings = _settings()
+    code = code.strip().upper()
+    if not code or len(code) > 32 or not all(c.isalnum() or c in "-_" for c in code):
+        err.print("The unit code must be 1-32 letters, digits, - or _.")
+        raise typer.Exit(2)
+    if not name.strip():
+        err.print("The unit name must not be empty.")
+        raise typer.Exit(2)
+
+    async def work(app: App) -> None:
+        await _require_migrated(app)
+        async with app.services.sessions() as db:
+            if await units.by_code(db, code):
+                err.print(f"A unit with code {code} already exists.", markup=False)
+                raise typer.Exit(1)
+            parent_unit = await units.by_code(db, parent) if parent else None
+            if parent and parent_unit is None:
+                err.print(f"No unit has the code {parent.upper()}.", markup=False)
+                raise typer.Exit(1)
+            await units.add(db, code, name, kind, parent_unit, app.services.clock.now())
+            await db.commit()
+
+    _with_app(settings, work)
+    out.print(f"Unit {code} added.", markup=False)
+
+
+@unit_cli.command("list")
+def unit_list() -> None:
+    """List the units as a tree."""
+    from storage import units
+
+    settings = _settings()
+
+    async def work(app: App) -> None:
+        await _require_migrated(app)
+        async with app.services.sessions() as db:
+            everything = await units.all_units(db)
+        children: dict[int | None, list] = {}
+        for u in everything:
+            children.setdefault(u.parent_id, []).append(u)
+
+        def show(parent: int | None, depth: int) -> None:
+            for u in children.get(parent, []):
+                out.print(f"{'  ' * depth}{u.code}  {u.name}  ({u.kind})", markup=False)
+                show(u.id, depth + 1)
+
+        show(None, 0)
+
+    _with_app(settings, work)
+
+
+@cli.command()
+def invite(
+    role: Annotated[Role, typer.Option(help="staff, unit_head or admin")],
+    unit: Annotated[str, typer.Option(help="Code of the unit they work in")],
+    name: Annotated[str, typer.Option(help="Full name of the person")],
+    days: Annotated[int | None, typer.Option(help="Days before the link expires")] = None,
+) -> None:
+    """Print a single-use invite link that binds a civil servant's chat to their role."""
+    from bot import invites
+    from storage import units
+
+    settings = _settings()
+    if role == Role.citizen:
+        err.print("Citizens need no invite: they simply open the bot.")
+        raise typer.Exit(2)
+    name = " ".join(name.split())
+    if not 2 <= len(name) <= 100:
+        err.print("The name must be between 2 and 100 characters.")
+        raise typer.Exit(2)
+    ttl = timedelta(days=days or settings.INVITE_TTL_DAYS)
+    if not timedelta(days=1) <= ttl <= timedelta(days=90):
+        err.print("--days must be between 1 and 90.")
+        raise typer.Exit(2)
+
+    async def work(app: App) -> tuple[str, str]:
+        await _require_migrated(app)
+        async with app.services.sessions() as db:
+            found = await units.by_code(db, unit)
+            if found is None:
+                err.print(f"No unit has the code {unit.upper()}. See: hanchot unit list",
+                          markup=False)
+                raise typer.Exit(1)
+            payload, expires = await invites.create(
+                db, role=role, unit=found, name=name, created_by=None,
+                now=app.services.clock.now(), ttl=ttl,
+            )
+            await db.commit()
+        t = app.services.translations.get(settings.DEFAULT_LOCALE)
+        return payload, t.date(expires)
+
+    payload, expires = _with_app(settings, work)
+    link = asyncio.run(_telegram_link(settings, payload))
+    out.print(link or f"/start {payload}", markup=False, soft_wrap=True)
+    if not link:
+        out.print("(No TELEGRAM_BOT_TOKEN set: type the line above in `hanchot console`.)",
+                  markup=False)
+    out.print(f"Single use; expires {expires}.", markup=False)
+
+
+async def _telegram_link(settings: Settings, payload: str) -> str | None:
+    if not settings.TELEGRAM_BOT_TOKEN:
+        return None
+    from bot.channels.telegram import TelegramChannel
+
+    channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE)
+    try:
+        await channel.start()
+        return channel.deep_link(payload)
+    except Exception as exc:  # the invite exists; say how to build the link by hand
+        err.print(f"Could not ask Telegram for the bot's username ({exc.__class__.__name__}).",
+                  markup=False)
+        return f"https://t.me/<bot username>?start={payload}"
+    finally:
+        await channel.close()
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

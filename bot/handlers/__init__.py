@@ -1,0 +1,10 @@
+"""Channel-neutral conversations, one router per feature."""
+
+from __future__ import annotations
+
+from bot.handlers import help, invite, language, start
+from bot.routing import Router
+
+
+def all_routers() -> list[Router]:
+    return [start.router, help.router, language.router, invite.router]

@@ -1,0 +1,1 @@
+"""Working-day calendar, planner, outbox dispatcher and the scheduler's ticks."""

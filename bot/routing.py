@@ -1,0 +1,166 @@
+"""Routers collect a feature's handlers; the Context is what a handler works with.
+
+A handler reads like the conversation it implements:
+
+    @router.command("lang", description=N_("Change the language"))
+    async def choose_language(ctx: Context) -> None:
+        ctx.reply(ctx._("Choose a language"), options=[...])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import Translator
+from bot.messages import AccountView, Attachment, Incoming, Option, Outgoing
+from storage import audit
+from storage.models import Role
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+Handler = Callable[["Context"], Awaitable[None]]
+RouteKind = Literal["command", "option", "state"]
+
+
+class Refusal(Exception):  # noqa: N818 (a refusal is an outcome, not a fault)
+    """Raised by a handler to answer politely and undo whatever it changed."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("refused")
+        self.text = text
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: RouteKind
+    key: str
+    handler: Handler
+    roles: frozenset[Role] | None = None
+    description: str | None = None
+    in_menu: bool = True
+
+    def allows(self, role: Role) -> bool:
+        return self.roles is None or role in self.roles
+
+
+class Router:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.routes: list[Route] = []
+
+    def _add(self, route: Route) -> None:
+        self.routes.append(route)
+
+    def command(
+        self,
+        *names: str,
+        roles: Iterable[Role] | None = None,
+        description: str | None = None,
+        in_menu: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        """The first name is shown in menus; the others are aliases."""
+
+        def register(fn: Handler) -> Handler:
+            allowed = frozenset(roles) if roles is not None else None
+            for i, name in enumerate(names):
+                self._add(Route("command", name, fn, allowed, description, in_menu and i == 0))
+            return fn
+
+        return register
+
+    def option(self, prefix: str, *, roles: Iterable[Role] | None = None) -> Callable[
+        [Handler], Handler
+    ]:
+        """Options carry `prefix:arg:arg` data; the prefix picks the handler."""
+
+        def register(fn: Handler) -> Handler:
+            self._add(Route("option", prefix, fn, frozenset(roles) if roles else None))
+            return fn
+
+        return register
+
+    def state(self, name: str, *, roles: Iterable[Role] | None = None) -> Callable[
+        [Handler], Handler
+    ]:
+        """Free text while the conversation waits in `name` (e.g. for a person's name)."""
+
+        def register(fn: Handler) -> Handler:
+            self._add(Route("state", name, fn, frozenset(roles) if roles else None))
+            return fn
+
+        return register
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What a handler may know about the channel it is answering on."""
+
+    name: str
+    buttons: bool
+    deep_link: Callable[[str], str]
+
+
+@dataclass
+class Context:
+    incoming: Incoming
+    account: AccountView
+    db: AsyncSession
+    t: Translator
+    services: Services
+    channel: ChannelInfo
+    now: datetime
+    # The commands a role may use (from the dispatcher), for /help.
+    commands_for: Callable[[Role], list[Route]]
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    replies: list[Outgoing] = field(default_factory=list)
+    state_changed: bool = False
+    # Set when the sender's role or language changed, so platform menus are redrawn.
+    menu_changed: bool = False
+
+    # -- text -------------------------------------------------------------------------
+    def _(self, msgid: str, **params: object) -> str:
+        return self.t._(msgid, **params)
+
+    def n_(self, singular: str, plural: str, n: int, **params: object) -> str:
+        return self.t.n_(singular, plural, n, **params)
+
+    @property
+    def args(self) -> list[str]:
+        """Arguments after the option prefix: `unit:DT:3` → ["DT", "3"]."""
+        option = self.incoming.option or ""
+        return option.split(":")[1:] if ":" in option else []
+
+    # -- answers ----------------------------------------------------------------------
+    def reply(
+        self,
+        text: str,
+        options: Iterable[Option] = (),
+        attachments: Iterable[Attachment] = (),
+        columns: int = 1,
+    ) -> None:
+        self.replies.append(Outgoing(text, tuple(options), tuple(attachments), columns))
+
+    def refuse(self, text: str) -> Refusal:
+        """`raise ctx.refuse(...)`: answer politely, change nothing."""
+        return Refusal(text)
+
+    # -- conversation state -----------------------------------------------------------
+    def set_state(self, name: str, **data: Any) -> None:
+        self.state, self.data, self.state_changed = name, dict(data), True
+
+    def clear_state(self) -> None:
+        self.state, self.data, self.state_changed = None, {}, True
+
+    # -- records ----------------------------------------------------------------------
+    async def audit(self, action: str, subject: str = "", **detail: Any) -> None:
+        await audit.record(
+            self.db, actor_id=self.account.person_id, action=action, subject=subject,
+            now=self.now, **detail,
+        )

@@ -1,0 +1,135 @@
+"""Settings from the environment and `.env`. The variable names are a public interface."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
+SUPPORTED_LOCALES = ("vi", "en")
+_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    TELEGRAM_BOT_TOKEN: str = ""
+    TELEGRAM_API_BASE: str = OFFICIAL_TELEGRAM_API
+    DATABASE_URL: str = "sqlite+aiosqlite:///./var/hanchot.db"
+    PUBLIC_URL: str = ""
+    WEBHOOK_SECRET: str = ""
+    PORT: int = Field(default=8080, ge=1, le=65535)
+    TIMEZONE: str = "Asia/Ho_Chi_Minh"
+    DEFAULT_LOCALE: str = "vi"
+    INVITE_TTL_DAYS: int = Field(default=7, ge=1, le=90)
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("TELEGRAM_BOT_TOKEN")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        v = v.strip()
+        if v and not _TOKEN_RE.match(v):
+            raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
+        return v
+
+    @field_validator("TELEGRAM_API_BASE", "PUBLIC_URL")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        return normalize_database_url(v)
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone such as Asia/Ho_Chi_Minh") from None
+        return v
+
+    @field_validator("DEFAULT_LOCALE")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        if v not in SUPPORTED_LOCALES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return v
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @model_validator(mode="after")
+    def _webhook(self) -> Settings:
+        if self.PUBLIC_URL and not _SECRET_RE.match(self.WEBHOOK_SECRET):
+            raise ValueError(
+                "WEBHOOK_SECRET: webhook mode (PUBLIC_URL set) needs 16-256 characters "
+                "of A-Z a-z 0-9 _ -"
+            )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.TIMEZONE)
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.PUBLIC_URL)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the common spellings and pick the async driver the project ships."""
+    url = url.strip()
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ValueError("must be a sqlite:/// or postgresql:// URL")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, so its folder can be created on first use."""
+    if not url.startswith("sqlite+aiosqlite:///"):
+        return None
+    raw = url[len("sqlite+aiosqlite:///") :].split("?")[0]
+    if not raw or raw == ":memory:":
+        return None
+    return Path(raw)
+
+
+class SettingsError(Exception):
+    """One line naming the variable and what is wrong with it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise SettingsError(f"{loc}: {msg}" if loc else msg) from None

@@ -1,0 +1,84 @@
+"""People and their channel accounts (one person may reach us on several channels)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import ChannelAccount, Person, Role
+
+
+async def find(db: AsyncSession, channel: str, platform_user_id: str) -> ChannelAccount | None:
+    stmt = select(ChannelAccount).where(
+        ChannelAccount.channel == channel, ChannelAccount.platform_user_id == platform_user_id
+    )
+    return (await db.exec(stmt)).first()
+
+
+async def by_chat(db: AsyncSession, channel: str, chat_id: str) -> ChannelAccount | None:
+    stmt = select(ChannelAccount).where(
+        ChannelAccount.channel == channel, ChannelAccount.chat_id == chat_id
+    )
+    return (await db.exec(stmt)).first()
+
+
+async def register(
+    db: AsyncSession,
+    *,
+    channel: str,
+    platform_user_id: str,
+    chat_id: str,
+    name: str,
+    locale: str,
+    now: datetime,
+) -> tuple[ChannelAccount, Person]:
+    """First contact: a citizen until an invite says otherwise."""
+    person = Person(name=name, role=Role.citizen, created_at=now)
+    db.add(person)
+    await db.flush()
+    assert person.id is not None
+    account = ChannelAccount(
+        person_id=person.id,
+        channel=channel,
+        platform_user_id=platform_user_id,
+        chat_id=chat_id,
+        locale=locale,
+        created_at=now,
+        last_seen_at=now,
+    )
+    db.add(account)
+    await db.flush()
+    return account, person
+
+
+async def add_person(
+    db: AsyncSession, name: str, role: Role, unit_id: int | None, now: datetime,
+    phone: str | None = None,
+) -> Person:
+    person = Person(name=name, role=role, unit_id=unit_id, phone=phone, created_at=now)
+    db.add(person)
+    await db.flush()
+    return person
+
+
+async def mark_gone(db: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
+    """The platform says this chat is blocked or gone: stop writing to it."""
+    result = await db.exec(
+        update(ChannelAccount)
+        .where(col(ChannelAccount.channel) == channel, col(ChannelAccount.chat_id) == chat_id)
+        .values(active=False, blocked_at=now)
+    )
+    return result.rowcount or 0
+
+
+async def people_with_role(db: AsyncSession, role: Role) -> list[Person]:
+    return list((await db.exec(select(Person).where(Person.role == role))).all())
+
+
+async def person(db: AsyncSession, person_id: int) -> Person:
+    found = await db.get(Person, person_id)
+    if found is None:
+        raise LookupError(f"person {person_id} does not exist")
+    return found

@@ -1,0 +1,63 @@
+"""Conversation state per (channel, chat) and the record of updates already handled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import ConversationState, ProcessedUpdate
+
+
+async def load(db: AsyncSession, channel: str, chat_id: str) -> ConversationState | None:
+    return await db.get(ConversationState, (channel, chat_id))
+
+
+async def save(
+    db: AsyncSession,
+    channel: str,
+    chat_id: str,
+    state: str | None,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    row = await db.get(ConversationState, (channel, chat_id))
+    if row is None:
+        db.add(ConversationState(
+            channel=channel, chat_id=chat_id, state=state, data=data, updated_at=now
+        ))
+    else:
+        row.state, row.data, row.updated_at = state, dict(data), now
+        db.add(row)
+    await db.flush()
+
+
+async def first_time_seen(db: AsyncSession, channel: str, update_key: str, now: datetime) -> bool:
+    """Records the update; False when it was handled before (redelivery, webhook retry)."""
+    try:
+        async with db.begin_nested():
+            db.add(ProcessedUpdate(channel=channel, update_key=update_key, received_at=now))
+            await db.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def prune(db: AsyncSession, updates_before: datetime, states_before: datetime) -> None:
+    await db.exec(delete(ProcessedUpdate).where(
+        col(ProcessedUpdate.received_at) < updates_before
+    ))
+    await db.exec(delete(ConversationState).where(
+        col(ConversationState.updated_at) < states_before
+    ))
+    await db.flush()
+
+
+async def exists(db: AsyncSession, channel: str, update_key: str) -> bool:
+    stmt = select(ProcessedUpdate).where(
+        ProcessedUpdate.channel == channel, ProcessedUpdate.update_key == update_key
+    )
+    return (await db.exec(stmt)).first() is not None

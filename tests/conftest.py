@@ -1,0 +1,104 @@
+"""Shared fixtures: a migrated database (SQLite always, PostgreSQL too when
+TEST_DATABASE_URL is set), a clock the test sets, and the app built from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.app import App, build_app
+from bot.clock import ManualClock
+from bot.settings import Settings, load_settings, normalize_database_url
+from storage.db import create_engine, migrate
+
+TEST_TOKEN = "123456789:AAHfakeTOKENfakeTOKENfakeTOKENfake12"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+TABLES = ["audit_log", "invites", "channel_accounts", "people", "units",
+          "conversation_states", "processed_updates"]
+
+
+async def _migrated_sqlite(path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(_migrated_sqlite(path))
+    return path
+
+
+async def _pg_admin(sql: str) -> None:
+    engine = create_engine(normalize_database_url(PG_URL))
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A database of our own on the test server, migrated once, dropped at the end."""
+    name = f"hanchot_test_{uuid.uuid4().hex[:10]}"
+    url = make_url(normalize_database_url(PG_URL)).set(database=name)
+    rendered = url.render_as_string(hide_password=False)
+
+    async def create() -> None:
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+        engine = create_engine(rendered)
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(create())
+    yield rendered
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "hanchot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = request.getfixturevalue("pg_database")
+
+    async def truncate() -> None:
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(truncate())
+    yield url
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return load_settings(
+        DATABASE_URL=database_url, TELEGRAM_BOT_TOKEN="", PUBLIC_URL="", WEBHOOK_SECRET="",
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock) -> AsyncIterator[App]:
+    built = build_app(settings, clock)
+    yield built
+    await built.close()
