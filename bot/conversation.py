@@ -165,7 +165,7 @@ class Dispatcher:
         if msg.text is not None and len(msg.text) > MAX_TEXT:
             ctx.reply(t._(
                 "Your message is too long ({length} characters). Please keep it under "
-                "{limit} characters.", length=f"{len(msg.text):,}", limit=f"{MAX_TEXT:,}",
+                "{limit} characters.", length=t.number(len(msg.text)), limit=t.number(MAX_TEXT),
             ))
             return
         route: Route | None = None

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 from bot.clock import as_utc
 
@@ -81,6 +82,9 @@ class Translator:
         if not params:
             return text
         return text.format(**{k: escape(v) for k, v in params.items()})
+
+    def number(self, value: int | float) -> str:
+        return format_decimal(value, locale=self.locale)
 
     def date(self, value: date | datetime) -> str:
         if isinstance(value, datetime):
