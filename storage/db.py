@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -86,3 +89,41 @@ def _upgrade(conn: Connection, url: str, target: str) -> None:
 async def migrate(engine: AsyncEngine, target: str = "head") -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, engine.url.render_as_string(hide_password=False), target)
+
+
+async def _admin(server_url: str, sql: str) -> None:
+    engine = create_engine(server_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+async def create_scratch_database(server_url: str) -> str:
+    """A new, migrated PostgreSQL database on the server of `server_url`: tests and
+    benchmarks never touch the database they were pointed at."""
+    name = f"hanchot_scratch_{uuid.uuid4().hex[:12]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    return url
+
+
+async def drop_scratch_database(server_url: str, url: str) -> None:
+    name = make_url(url).database
+    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str) -> AsyncIterator[str]:
+    url = await create_scratch_database(server_url)
+    try:
+        yield url
+    finally:
+        await drop_scratch_database(server_url, url)

@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.settings import Settings, load_settings, normalize_database_url
-from storage.db import create_engine, migrate
+from storage.db import (
+    create_engine,
+    create_scratch_database,
+    drop_scratch_database,
+    migrate,
+)
 
 TEST_TOKEN = "123456789:AAHfakeTOKENfakeTOKENfakeTOKENfake12"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -39,30 +42,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def _pg_admin(sql: str) -> None:
-    engine = create_engine(normalize_database_url(PG_URL))
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A database of our own on the test server, migrated once, dropped at the end."""
-    name = f"hanchot_test_{uuid.uuid4().hex[:10]}"
-    url = make_url(normalize_database_url(PG_URL)).set(database=name)
-    rendered = url.render_as_string(hide_password=False)
-
-    async def create() -> None:
-        await _pg_admin(f'CREATE DATABASE "{name}"')
-        engine = create_engine(rendered)
-        await migrate(engine)
-        await engine.dispose()
-
-    asyncio.run(create())
-    yield rendered
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server = normalize_database_url(PG_URL)
+    url = asyncio.run(create_scratch_database(server))
+    yield url
+    asyncio.run(drop_scratch_database(server, url))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,1 +1,1 @@
-"""One adapter per platform. Only telegram.py imports aiogram."""
+"""One adapter per platform; only telegram.py knows the Telegram framework."""

@@ -35,6 +35,10 @@ class StoredFile:
     mime_type: str
 
 
+def _guess_mime(file_name: str | None) -> str:
+    return mimetypes.guess_type(file_name or "")[0] or "application/octet-stream"
+
+
 def chat_key(value: Any) -> int | str | None:
     """chat_id as an int when it is numeric (form data sends "42"), else as given."""
     if isinstance(value, bool):
@@ -136,7 +140,7 @@ class ApiState:
             file_path=f"{kind}/file_{n}{suffix}",
             content=content,
             file_name=file_name or f"file_{n}{suffix}",
-            mime_type=mime or mimetypes.guess_type(file_name or "")[0] or "application/octet-stream",
+            mime_type=mime or _guess_mime(file_name),
         )
         self.files[stored.file_id] = stored
         self.files[f"{stored.file_id}_s"] = stored  # the thumbnail-size photo id
@@ -153,13 +157,14 @@ class ApiState:
         chat_id = self._target_chat(params)
         message_id = self.next_message_id(chat_id)
         markup = params.get("reply_markup")
+        # Message.reply_markup is only ever an inline keyboard; reply keyboards vanish.
+        inline = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
         message = build.make_message(
             message_id,
             self.chat(chat_id),
             copy.deepcopy(self.bot_user),
             date=int(self.clock()),
-            # Message.reply_markup is only ever an inline keyboard; reply keyboards vanish.
-            reply_markup=markup if isinstance(markup, dict) and "inline_keyboard" in markup else None,
+            reply_markup=inline,
             **content,
         )
         self.messages[(chat_id, message_id)] = message
@@ -192,7 +197,13 @@ class ApiState:
             return self._new_bot_message(params, caption=params.get("caption"))
         if returns == ("MessageId",):
             return {"message_id": self.next_message_id(self._target_chat(params))}
-        return True
+        if returns == ("Array of MessageId",):
+            chat_id = self._target_chat(params)
+            count = len(params.get("message_ids") or [])
+            return [{"message_id": self.next_message_id(chat_id)} for _ in range(count)]
+        if returns and returns[0].startswith("Array of"):
+            return []
+        return {"Integer": 0, "String": ""}.get(returns[0], True) if returns else True
 
     # -- methods ----------------------------------------------------------------------
 
@@ -214,7 +225,7 @@ class ApiState:
         return await self.queue.get_updates(
             offset=params.get("offset"),
             limit=params.get("limit"),
-            timeout=params.get("timeout"),
+            poll_seconds=params.get("timeout"),
             allowed_updates=params.get("allowed_updates"),
             max_wait=self.max_poll_wait,
         )
@@ -279,12 +290,15 @@ class ApiState:
         if key not in self.messages:
             # Lenient: tests may edit messages the fake never saw (e.g. after clear()).
             self.messages[key] = build.make_message(
-                message_id, self.chat(chat_id), copy.deepcopy(self.bot_user), text=""
+                message_id,
+                self.chat(chat_id),
+                copy.deepcopy(self.bot_user),
+                text="",
+                date=int(self.clock()),
             )
         return self.messages[key]
 
-    @staticmethod
-    def _apply_edit(message: dict[str, Any], field: str, value: Any, params: Params) -> None:
+    def _apply_edit(self, message: dict[str, Any], field: str, value: Any, params: Params) -> None:
         markup = params.get("reply_markup")
         old = (message.get(field), json.dumps(message.get("reply_markup"), sort_keys=True))
         new = (value, json.dumps(markup, sort_keys=True))
@@ -296,7 +310,7 @@ class ApiState:
             message.pop("reply_markup", None)
         else:
             message["reply_markup"] = markup
-        message["edit_date"] = int(time.time())
+        message["edit_date"] = int(self.clock())
 
     async def _edit_text(self, params: Params) -> Any:
         message = self._message_to_edit(params)

@@ -19,9 +19,9 @@ class Signal:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, event: asyncio.Event, timeout: float) -> None:
+    async def wait(self, event: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), seconds)
 
     def current(self) -> asyncio.Event:
         """Take this before checking a condition, then wait on it: no wake-up is lost."""
@@ -36,6 +36,8 @@ class UpdateQueue:
         self.allowed_updates: list[str] = []
         self.closed = False
         self.signal = Signal()
+        self.waiting = 0  # long polls currently parked, for tests that race a push with a poll
+        self.parked = Signal()
 
     def __len__(self) -> int:
         return len(self._updates)
@@ -83,7 +85,7 @@ class UpdateQueue:
         *,
         offset: int | None,
         limit: int | None,
-        timeout: int | None,
+        poll_seconds: int | None,
         allowed_updates: list[str] | None,
         max_wait: float,
     ) -> list[dict[str, Any]]:
@@ -96,7 +98,7 @@ class UpdateQueue:
         if allowed_updates is not None:
             self.allowed_updates = list(allowed_updates)  # Telegram remembers the last list
         count = max(1, min(limit or 100, 100))
-        deadline = loop.time() + min(max(timeout or 0, 0), max_wait)
+        deadline = loop.time() + min(max(poll_seconds or 0, 0), max_wait)
         while True:
             event = self.signal.current()
             if generation != self._poll_generation:
@@ -109,4 +111,9 @@ class UpdateQueue:
             remaining = deadline - loop.time()
             if ready or self.closed or remaining <= 0:
                 return ready
-            await self.signal.wait(event, remaining)
+            self.waiting += 1
+            self.parked.fire()
+            try:
+                await self.signal.wait(event, remaining)
+            finally:
+                self.waiting -= 1

@@ -7,11 +7,21 @@ without queueing them. Every object carries the fields aiogram requires.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 # In a group the sender is a member, not the chat; this id stands in when none is given.
 DEFAULT_GROUP_MEMBER_ID = 100_001
 GROUP_TITLE = "Nhóm thử nghiệm"
+
+
+class UserFields(TypedDict, total=False):
+    """Who sends a pushed update; user_id defaults to the chat id in private chats."""
+
+    user_id: int | None
+    first_name: str
+    last_name: str | None
+    username: str | None
+    language_code: str | None
 
 
 def utf16_len(text: str) -> int:

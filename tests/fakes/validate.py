@@ -24,6 +24,12 @@ _INTEGER_RE = re.compile(r"-?\d+")
 _FLOAT_RE = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 # Stricter than Integer parsing: guessing must not turn "0912..." phone numbers into ints.
 _GUESS_INT_RE = re.compile(r"-?(0|[1-9]\d{0,17})")
+# Free-text parameters never guessed into numbers when no spec says what they are ("123").
+FREE_TEXT = frozenset(
+    "text caption parse_mode language_code url secret_token file_id callback_query_id "
+    "inline_message_id title description question emoji query address phone_number "
+    "first_name last_name short_description name".split()
+)
 _SCALARS = {"Integer", "Float", "String", "Boolean", "True", "InputFile"}
 
 # Parameters removed from the documentation that Telegram still accepts, keyed by the field
@@ -220,13 +226,13 @@ def check_request(
     known_methods: Mapping[str, str] | None = None,
 ) -> CheckedRequest:
     """Decode `raw` parameters (+ file parts) and list every way they break the description."""
-    referenced = {name for value in raw.values() for name in _iter_attach(value)}
     method_spec = spec.method(method) if spec is not None else None
     if spec is None or method_spec is None:
         canonical = (known_methods or {}).get(method.lower(), method)
-        params = {k: guess_decode(v) for k, v in raw.items()}
-        params.update({k: f for k, f in files.items() if k not in referenced})
-        result = CheckedRequest(canonical, _resolve_attach(params, files))
+        guessed = {k: v if k in FREE_TEXT else guess_decode(v) for k, v in raw.items()}
+        unreferenced = set(files) - set(_iter_attach(guessed))
+        guessed.update({k: f for k, f in files.items() if k in unreferenced})
+        result = CheckedRequest(canonical, _resolve_attach(guessed, files))
         if spec is not None:
             result.violations.append(f"{method}: unknown method")
         return result
@@ -234,21 +240,26 @@ def check_request(
     checker = Checker(spec)
     name = method_spec.name
     result = CheckedRequest(name, {})
+    # Decode first: attach:// references may sit inside JSON strings (InputMedia.media).
     params: dict[str, Any] = {}
     for key, value in raw.items():
         spec_field = method_spec.fields.get(key)
+        params[key] = (
+            guess_decode(value) if spec_field is None else checker.decode(value, spec_field.types)
+        )
+    referenced = set(_iter_attach(params))
+
+    for key, value in params.items():
+        spec_field = method_spec.fields.get(key)
         if spec_field is None:
-            params[key] = guess_decode(value)
             if LEGACY_PARAMS.get(key) in method_spec.fields:
                 result.legacy.append(f"{name}: legacy parameter {key!r}")
             else:
                 result.violations.append(f"{name}: unknown parameter {key!r}")
             continue
-        decoded = checker.decode(value, spec_field.types)
         if "InputFile" in spec_field.types:
-            decoded = _resolve_attach(decoded, files)  # top-level uploads only
-        params[key] = decoded
-        result.violations += checker.check(decoded, spec_field.types, f"{name}.{key}")
+            value = params[key] = _resolve_attach(value, files)  # top-level uploads only
+        result.violations += checker.check(value, spec_field.types, f"{name}.{key}")
 
     for part, upload in files.items():
         if part in referenced:
