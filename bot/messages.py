@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from storage.models import Role
@@ -112,10 +112,3 @@ class Failed:
 
 
 DeliveryResult = Sent | RetryAfter | RecipientGone | Failed
-
-
-@dataclass
-class Reply:
-    """What one handled update produced, in order."""
-
-    messages: list[Outgoing] = field(default_factory=list)

@@ -73,9 +73,6 @@ async def mark_gone(db: AsyncSession, channel: str, chat_id: str, now: datetime)
     return result.rowcount or 0
 
 
-async def people_with_role(db: AsyncSession, role: Role) -> list[Person]:
-    return list((await db.exec(select(Person).where(Person.role == role))).all())
-
 
 async def person(db: AsyncSession, person_id: int) -> Person:
     found = await db.get(Person, person_id)

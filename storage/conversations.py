@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ConversationState, ProcessedUpdate
@@ -54,10 +54,3 @@ async def prune(db: AsyncSession, updates_before: datetime, states_before: datet
         col(ConversationState.updated_at) < states_before
     ))
     await db.flush()
-
-
-async def exists(db: AsyncSession, channel: str, update_key: str) -> bool:
-    stmt = select(ProcessedUpdate).where(
-        ProcessedUpdate.channel == channel, ProcessedUpdate.update_key == update_key
-    )
-    return (await db.exec(stmt)).first() is not None

@@ -4,9 +4,13 @@ root in polling and webhook mode, every request checked against the Bot API desc
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -221,3 +225,43 @@ async def test_long_texts_split_at_paragraphs_with_buttons_on_the_last(
         assert isinstance(await channel.send("7002", Outgoing("x"), "vi"), RecipientGone)
     finally:
         await channel.close()
+
+
+async def test_group_chats_are_ignored(polling: Running) -> None:
+    polling.fake.push_message(-100500, "/start", user_id=5010)
+    polling.fake.push_start(5011)
+    await polling.reply_to(5011)
+    assert polling.fake.matching("sendMessage", chat_id=-100500) == []
+
+
+async def test_chats_in_one_batch_are_all_answered_in_order(polling: Running) -> None:
+    for chat in (5021, 5022, 5023):
+        polling.fake.push_command(chat, "help")
+        polling.fake.push_command(chat, "lang")
+    for chat in (5021, 5022, 5023):
+        first, second = await polling.reply_to(chat, 2)
+        assert "/help" in first and "ngôn ngữ" in second
+
+
+async def test_cli_invite_prints_a_telegram_deep_link(
+    fake_telegram: FakeTelegramServer, settings: Settings, tmp_path: Path,
+) -> None:
+    from storage.db import create_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = create_engine(url.replace("sqlite://", "sqlite+aiosqlite://"))
+    await migrate(engine)
+    await engine.dispose()
+    env = {**os.environ, "DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
+           "TELEGRAM_API_BASE": fake_telegram.base_url}
+    hanchot = str(Path(sys.executable).parent / "hanchot")
+    for args in (["unit", "add", "DT", "UBND tỉnh Đồng Tháp"],
+                 ["invite", "--role", "admin", "--unit", "DT", "--name", "Nguyễn Thị Lan"]):
+        proc = await asyncio.create_subprocess_exec(
+            hanchot, *args, env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+    link = out.decode().splitlines()[0]
+    assert re.fullmatch(r"https://t\.me/hanchot_test_bot\?start=i-[A-Za-z0-9_-]{24}", link)

@@ -160,9 +160,22 @@ class TelegramChannel:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue
-            for update in updates:
+            if updates:
+                await self._dispatch_batch(updates, on_update)
+                offset = updates[-1].update_id + 1
+
+    async def _dispatch_batch(self, updates: list[Update], on_update: UpdateHandler) -> None:
+        """Chats are served side by side, each chat's updates in order; the offset moves
+        only after the whole batch, so a crash redelivers rather than loses."""
+        by_chat: dict[int, list[Update]] = {}
+        for update in updates:
+            by_chat.setdefault(_chat_of(update), []).append(update)
+
+        async def serve(chat_updates: list[Update]) -> None:
+            for update in chat_updates:
                 await self._dispatch(update, on_update)
-                offset = update.update_id + 1
+
+        await asyncio.gather(*(serve(chat) for chat in by_chat.values()))
 
     async def _dispatch(self, update: Update, on_update: UpdateHandler) -> None:
         incoming = await self.to_incoming(update)
@@ -174,9 +187,13 @@ class TelegramChannel:
             log.exception("update %s could not be handled", update.update_id)
 
     async def to_incoming(self, update: Update) -> Incoming | None:
+        """Private chats only: an account's chat is where its reminders go, so a message
+        in a group must never move it there."""
         key = str(update.update_id)
         if update.callback_query is not None:
             query = update.callback_query
+            if query.message is not None and query.message.chat.type != "private":
+                return None
             try:
                 await self.bot.answer_callback_query(query.id)
             except TelegramAPIError:
@@ -189,7 +206,7 @@ class TelegramChannel:
                 display_name=query.from_user.full_name,
             )
         msg = update.message
-        if msg is None or msg.from_user is None:
+        if msg is None or msg.from_user is None or msg.chat.type != "private":
             return None
         return Incoming(
             channel=NAME, chat_id=str(msg.chat.id), user_id=str(msg.from_user.id),
@@ -222,6 +239,15 @@ class TelegramChannel:
             return web.Response(text="ok")
 
         return [web.post(WEBHOOK_PATH, receive)]
+
+
+def _chat_of(update: Update) -> int:
+    if update.message is not None:
+        return update.message.chat.id
+    if update.callback_query is not None:
+        query = update.callback_query
+        return query.message.chat.id if query.message else query.from_user.id
+    return 0
 
 
 def _keyboard(out: Outgoing) -> InlineKeyboardMarkup | None:

@@ -1,0 +1,37 @@
+"""The hourly tick forgets old update ids and abandoned conversation steps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.app import App
+from bot.clock import ManualClock
+from bot.reminders.ticks import build_scheduler, prune_conversations
+from storage.models import ConversationState, ProcessedUpdate
+from tests.talk import Chat
+
+
+async def test_prune_keeps_recent_and_drops_old(app: App, clock: ManualClock) -> None:
+    old = Chat(app, "old")
+    await old.say("/lang")  # leaves options offered: a conversation row
+    clock.advance(timedelta(days=6))
+    recent = Chat(app, "recent")
+    await recent.say("/lang")
+    async with app.services.sessions() as db:
+        recent_key = max((await db.exec(select(ProcessedUpdate))).all(),
+                         key=lambda u: u.received_at).update_key
+    clock.advance(timedelta(days=1, hours=1))
+    await prune_conversations(app.services)
+    async with app.services.sessions() as db:
+        updates = (await db.exec(select(ProcessedUpdate))).all()
+        states = (await db.exec(select(ConversationState))).all()
+    # Update ids are kept a week, unfinished conversation steps two days.
+    assert [u.update_key for u in updates] == [recent_key]
+    assert [s.chat_id for s in states] == ["recent"]
+
+async def test_the_scheduler_only_ticks(app: App) -> None:
+    scheduler = build_scheduler(app.services)
+    jobs = scheduler.get_jobs()
+    assert [j.id for j in jobs] == ["prune_conversations"]
