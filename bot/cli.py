@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from bot.app import App, build_app, serve_console, serve_telegram
+from bot.channels.base import ChannelStartError
 from bot.channels.console import PERSONAS
 from bot.settings import Settings, SettingsError, load_settings
 from storage import db as storage_db
@@ -87,6 +88,9 @@ def run() -> None:
 
     try:
         _with_app(settings, work)
+    except ChannelStartError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import N_, Translator
+from bot.logs import describe_failure
 from bot.messages import AccountView, Incoming, Outgoing
 from bot.rendering import choosable, pick_option
 from bot.routing import ChannelInfo, Context, Refusal, Route, Router
@@ -146,12 +147,12 @@ class Dispatcher:
             return
         except Refusal as refusal:
             ctx.replies = [Outgoing(refusal.text)]
-        except Exception:
-            # Only what helps find the bug: never the text, names or phone numbers.
-            log.exception(
-                "handler failed on %s (command=%s, option=%s, state=%s)",
+        except Exception as exc:
+            log.error(
+                "handler failed on %s (command=%s, option=%s, state=%s): %s",
                 ctx.incoming.channel, ctx.incoming.command,
                 (ctx.incoming.option or "").split(":", 1)[0] or None, ctx.state,
+                describe_failure(exc),
             )
             ctx.replies = [Outgoing(ctx._(
                 "Sorry, something went wrong on our side. Please try again in a moment."

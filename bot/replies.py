@@ -11,6 +11,7 @@ import logging
 
 from bot.channels.base import Channel
 from bot.conversation import Dispatcher
+from bot.logs import describe_failure
 from bot.messages import Failed, Incoming, Outgoing, RecipientGone, RetryAfter, Sent
 from bot.services import Services
 from storage import accounts
@@ -35,9 +36,9 @@ class ReplySender:
         if handled.menu is not None:
             try:
                 await self.channel.set_menu(incoming.chat_id, handled.menu)
-            except Exception:
-                log.warning("could not update the command menu on %s", self.channel.name,
-                            exc_info=True)
+            except Exception as exc:
+                log.warning("could not update the command menu on %s: %s", self.channel.name,
+                            describe_failure(exc))
 
     async def send(self, chat_id: str, out: Outgoing, locale: str) -> bool:
         for _ in range(MAX_INLINE_TRIES):

@@ -23,13 +23,16 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """SQL parameters are hidden from error messages: they hold names and phone numbers."""
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

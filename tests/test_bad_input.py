@@ -20,6 +20,15 @@ async def snapshot(app: App) -> tuple[list[tuple], list[tuple], int]:
     return people, accounts, invites
 
 
+async def admin_asked_for_a_name(app: App) -> Chat:
+    await add_units(app)
+    admin = await member(app, Role.admin, "DT", "Nguyễn Thị Lan")
+    await admin.say("/moi")
+    await admin.press("inv-role:staff")
+    await admin.press("inv-unit:staff:MYTHO")
+    return admin
+
+
 async def test_unknown_command(app: App) -> None:
     chat = Chat(app, "1")
     await chat.say("/xoahet")
@@ -44,11 +53,7 @@ async def test_a_ten_thousand_character_message(app: App) -> None:
 
 
 async def test_a_long_answer_in_the_middle_of_a_conversation_keeps_the_step(app: App) -> None:
-    await add_units(app)
-    admin = await member(app, Role.admin, "DT", "Nguyễn Thị Lan")
-    await admin.say("/moi")
-    await admin.press("inv-role:staff")
-    await admin.press("inv-unit:staff:MYTHO")
+    admin = await admin_asked_for_a_name(app)
     await admin.say("x" * 5000)
     await admin.say("Phạm Thu Hà")  # still asked for the name
     assert "Phạm Thu Hà" in admin.text and "/start i-" in admin.text
@@ -78,11 +83,7 @@ async def test_html_in_names_is_shown_as_typed(app: App) -> None:
 
 
 async def test_html_typed_as_an_invitee_name_is_escaped(app: App) -> None:
-    await add_units(app)
-    admin = await member(app, Role.admin, "DT", "Nguyễn Thị Lan")
-    await admin.say("/moi")
-    await admin.press("inv-role:staff")
-    await admin.press("inv-unit:staff:MYTHO")
+    admin = await admin_asked_for_a_name(app)
     await admin.say('<a href="http://evil">Hà</a>')
     assert '<a href="http://evil">' not in admin.last[0].text
     assert "&lt;a href=" in admin.last[0].text
@@ -115,7 +116,8 @@ async def test_a_crashing_handler_answers_politely_and_keeps_nothing(
     await chat.say("/boom")
     assert "hệ thống đang gặp sự cố" in chat.text
     assert "Traceback" not in chat.text and "secret" not in chat.text
-    assert "Trần Thị Bí Mật" not in caplog.text
+    assert "Trần Thị Bí Mật" not in caplog.text and "0912345678" not in caplog.text
+    assert "RuntimeError at" in caplog.text and "in boom" in caplog.text
     from storage import audit
 
     async with app.services.sessions() as db:

@@ -265,3 +265,28 @@ async def test_cli_invite_prints_a_telegram_deep_link(
         assert proc.returncode == 0, err.decode()
     link = out.decode().splitlines()[0]
     assert re.fullmatch(r"https://t\.me/hanchot_test_bot\?start=i-[A-Za-z0-9_-]{24}", link)
+
+
+async def test_run_with_a_refused_or_unreachable_api_says_so_in_one_line(
+    fake_telegram: FakeTelegramServer, tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    hanchot = str(Path(sys.executable).parent / "hanchot")
+    base = {**os.environ, "DATABASE_URL": url}
+
+    async def hanchot_run(*args: str, **env: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            hanchot, *args, env={**base, **env}, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode or 0, err.decode()
+
+    assert (await hanchot_run("migrate"))[0] == 0
+    wrong = "987654321:AAHwrongTOKENwrongTOKENwrong1"
+    code, err = await hanchot_run("run", TELEGRAM_BOT_TOKEN=wrong,
+                                  TELEGRAM_API_BASE=fake_telegram.base_url)
+    assert code == 1 and "Unauthorized" in err and "Traceback" not in err
+    code, err = await hanchot_run("run", TELEGRAM_BOT_TOKEN=TEST_TOKEN,
+                                  TELEGRAM_API_BASE=f"http://127.0.0.1:{free_port()}")
+    assert code == 1 and "Could not reach" in err and "Traceback" not in err

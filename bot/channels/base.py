@@ -12,6 +12,10 @@ from bot.routing import ChannelInfo
 UpdateHandler = Callable[[Incoming], Awaitable[None]]
 
 
+class ChannelStartError(Exception):
+    """The platform cannot be used as configured (bad token, unreachable API)."""
+
+
 class Channel(Protocol):
     name: str
     buttons: bool

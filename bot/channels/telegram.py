@@ -24,6 +24,7 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.types import (
     BotCommand,
@@ -37,8 +38,9 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.channels.base import UpdateHandler
+from bot.channels.base import ChannelStartError, UpdateHandler
 from bot.conversation import Menu
+from bot.logs import describe_failure
 from bot.messages import (
     Attachment,
     DeliveryResult,
@@ -71,6 +73,7 @@ class TelegramChannel:
     def __init__(self, token: str, api_base: str, poll_timeout: int = 25) -> None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
         self.bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+        self.api_base = api_base
         self.poll_timeout = poll_timeout
         self.username = ""
         self._stopping = asyncio.Event()
@@ -80,7 +83,17 @@ class TelegramChannel:
         return ChannelInfo(self.name, self.buttons, self.deep_link)
 
     async def start(self) -> None:
-        me = await self.bot.get_me()
+        try:
+            me = await self.bot.get_me()
+        except TelegramUnauthorizedError:
+            raise ChannelStartError(
+                "Telegram refused TELEGRAM_BOT_TOKEN (Unauthorized): check the token from "
+                "@BotFather."
+            ) from None
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            raise ChannelStartError(
+                f"Could not reach the Telegram Bot API at {self.api_base}: {exc.message}"
+            ) from None
         self.username = me.username or ""
 
     async def close(self) -> None:
@@ -183,8 +196,9 @@ class TelegramChannel:
             return
         try:
             await on_update(incoming)
-        except Exception:
-            log.exception("update %s could not be handled", update.update_id)
+        except Exception as exc:
+            log.error("update %s could not be handled: %s", update.update_id,
+                      describe_failure(exc))
 
     async def to_incoming(self, update: Update) -> Incoming | None:
         """Private chats only: an account's chat is where its reminders go, so a message
