@@ -10,8 +10,8 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install -qq --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install -qq --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)

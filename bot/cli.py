@@ -25,8 +25,8 @@ cli = typer.Typer(help="Hạn Chót — chat assistant for Vietnamese local gove
 unit_cli = typer.Typer(help="Units: province, departments, communes and wards, offices.",
                        no_args_is_help=True)
 cli.add_typer(unit_cli, name="unit")
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 
 def _settings() -> Settings:
