@@ -5,20 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, SystemClock
 from bot.conversation import Dispatcher, Menu
 from bot.handlers import all_routers
 from bot.i18n import Translations
+from bot.reminders.dispatcher import DispatchSettings, OutboxDispatcher
+from bot.reminders.limits import Limits
+from bot.reminders.planner import Planner
+from bot.reminders.subjects import SubjectChecks
+from bot.reminders.templates import builtin_templates
 from bot.reminders.ticks import build_scheduler
+from bot.reminders.wakeup import Wakeup
 from bot.replies import ReplySender
 from bot.services import Services
 from bot.settings import Settings
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, dispatcher_lock, session_factory
 from storage.models import Role
 
 log = logging.getLogger(__name__)
@@ -47,47 +55,77 @@ class App:
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
     engine = create_engine(settings.DATABASE_URL)
+    clock = clock or SystemClock()
+    wakeup = Wakeup()
+    quiet_start, quiet_end = settings.quiet_hours
     services = Services(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         sessions=session_factory(engine),
         translations=Translations(settings.zone, settings.DEFAULT_LOCALE),
+        planner=Planner(settings.zone, clock.now, wakeup, settings.REMINDER_RULES,
+                        quiet_start=quiet_start, quiet_end=quiet_end),
+        templates=builtin_templates(),
+        subjects=SubjectChecks(),
+        wakeup=wakeup,
     )
     return App(settings, engine, services, Dispatcher(services, all_routers()))
 
 
-async def serve_telegram(app: App) -> None:
-    """Runs the Telegram bot until cancelled: polling, or a webhook when PUBLIC_URL is set."""
+def build_outbox_dispatcher(app: App, channels: dict[str, Channel]) -> OutboxDispatcher:
+    settings = app.settings
+    telegram = Limits(settings.TELEGRAM_RATE_PER_SECOND,
+                      settings.TELEGRAM_RATE_PER_CHAT_PER_SECOND,
+                      settings.TELEGRAM_RATE_PER_GROUP_PER_MINUTE)
+    config = DispatchSettings(
+        batch_size=settings.OUTBOX_BATCH, concurrency=settings.OUTBOX_CONCURRENCY,
+        lease=timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+        max_attempts=settings.OUTBOX_MAX_ATTEMPTS,
+    )
+    return OutboxDispatcher(app.services, channels, app.services.templates,
+                            app.services.subjects, {"telegram": telegram}, config)
+
+
+async def serve_telegram(app: App, receive: bool = True) -> None:
+    """Runs the Telegram bot until cancelled: polling, or a webhook when PUBLIC_URL is set,
+    and the outbox dispatcher. `receive=False` runs only the dispatcher (a worker)."""
     from bot.channels.telegram import TelegramChannel
 
     settings = app.settings
-    channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE)
-    scheduler = build_scheduler(app.services)
+    channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE,
+                              request_timeout=settings.TELEGRAM_REQUEST_TIMEOUT)
+    outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
+    scheduler = build_scheduler(app.services, outbox_dispatcher)
     runner: web.AppRunner | None = None
-    try:
-        await channel.start()
-        await channel.set_default_menus(app.default_menus(), settings.DEFAULT_LOCALE)
-        on_update = ReplySender(app.services, app.dispatcher, channel)
-        scheduler.start()
-        if settings.webhook_mode:
-            web_app = web.Application(client_max_size=1 << 20)
-            web_app.add_routes(channel.webhook_routes(settings.WEBHOOK_SECRET, on_update))
-            web_app.add_routes([web.get("/healthz", _healthz)])
-            runner = web.AppRunner(web_app)
-            await runner.setup()
-            await web.TCPSite(runner, "0.0.0.0", settings.PORT).start()  # noqa: S104
-            await channel.set_webhook(settings.PUBLIC_URL, settings.WEBHOOK_SECRET)
-            log.info("webhook mode on port %d as @%s", settings.PORT, channel.username)
-            await asyncio.Event().wait()
-        else:
-            log.info("long polling as @%s", channel.username)
-            await channel.run(on_update)
-    finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        if runner is not None:
-            await runner.cleanup()
-        await channel.close()
+    with dispatcher_lock(settings.DATABASE_URL):
+        try:
+            await channel.start()
+            scheduler.start()
+            if not receive:
+                log.info("outbox worker %s as @%s", outbox_dispatcher.worker, channel.username)
+                await asyncio.Event().wait()
+            await channel.set_default_menus(app.default_menus(), settings.DEFAULT_LOCALE)
+            on_update = ReplySender(app.services, app.dispatcher, channel)
+            if settings.webhook_mode:
+                web_app = web.Application(client_max_size=1 << 20)
+                web_app.add_routes(channel.webhook_routes(settings.WEBHOOK_SECRET, on_update))
+                web_app.add_routes([web.get("/healthz", _healthz)])
+                runner = web.AppRunner(web_app)
+                await runner.setup()
+                await web.TCPSite(runner, "0.0.0.0", settings.PORT).start()  # noqa: S104
+                await channel.set_webhook(settings.PUBLIC_URL, settings.WEBHOOK_SECRET)
+                log.info("webhook mode on port %d as @%s", settings.PORT, channel.username)
+                await asyncio.Event().wait()
+            else:
+                log.info("long polling as @%s", channel.username)
+                await channel.run(on_update)
+        finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            await outbox_dispatcher.stop()
+            if runner is not None:
+                await runner.cleanup()
+            await channel.close()
 
 
 async def serve_console(app: App, persona: str) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -15,8 +14,10 @@ from rich.console import Console
 from bot.app import App, build_app, serve_console, serve_telegram
 from bot.channels.base import ChannelStartError
 from bot.channels.console import PERSONAS
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage import db as storage_db
+from storage.db import DispatcherLocked
 from storage.models import Role, UnitKind
 
 T = TypeVar("T")
@@ -36,9 +37,7 @@ def _settings() -> Settings:
         # One line, never wrapped, so scripts and people see exactly what is wrong.
         sys.stderr.write(f"Invalid setting {exc}\n")
         raise typer.Exit(2) from None
-    logging.basicConfig(level=settings.LOG_LEVEL,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.LOG_LEVEL)
     return settings
 
 
@@ -88,11 +87,64 @@ def run() -> None:
 
     try:
         _with_app(settings, work)
-    except ChannelStartError as exc:
+    except (ChannelStartError, DispatcherLocked) as exc:
         sys.stderr.write(f"{exc}\n")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
+
+
+@cli.command()
+def dispatch() -> None:
+    """Run only the outbox dispatcher (a worker: several may run on PostgreSQL)."""
+    settings = _settings()
+    if not settings.TELEGRAM_BOT_TOKEN:
+        err.print("The dispatcher needs TELEGRAM_BOT_TOKEN to send anything.")
+        raise typer.Exit(2)
+
+    async def work(app: App) -> None:
+        await _require_migrated(app)
+        await serve_telegram(app, receive=False)
+
+    try:
+        _with_app(settings, work)
+    except (ChannelStartError, DispatcherLocked) as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+def status() -> None:
+    """The outbox: queue depth by status and kind, the oldest due row, the last hour."""
+    from rich.table import Table
+
+    from storage import outbox
+
+    settings = _settings()
+
+    async def work(app: App) -> tuple[list[tuple[str, str, int]], object, dict[str, int]]:
+        await _require_migrated(app)
+        now = app.services.clock.now()
+        async with app.services.sessions() as db:
+            return (await outbox.counts(db), await outbox.oldest_due(db, now),
+                    await outbox.activity(db, now - timedelta(hours=1)))
+
+    counts, oldest, last_hour = _with_app(settings, work)
+    table = Table("status", "kind", "rows", title="Outbox")
+    for state, kind, n in counts:
+        table.add_row(state, kind, f"{n:,}")
+    out.print(table)
+    if oldest is None:
+        out.print("Nothing is due.")
+    else:
+        age = datetime.now(UTC) - oldest  # type: ignore[operator]
+        out.print(f"Oldest due row: waiting {int(age.total_seconds())} s.")
+    names = {"sent": "sends", "retry": "retries", "rate_limited": "rate-limited",
+             "failed": "failures", "blocked": "blocked/gone", "stale": "cancelled as stale"}
+    summary = ", ".join(f"{names.get(k, k)} {v:,}" for k, v in sorted(last_hour.items()))
+    out.print(f"Last hour: {summary or 'nothing happened'}.")
 
 
 @cli.command()

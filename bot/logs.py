@@ -25,3 +25,38 @@ def _short(path: str) -> str:
             head, tail = path.rsplit(marker, 1)
             return tail if marker == "/site-packages/" else marker.strip("/") + "/" + tail
     return path
+
+
+def configure_logging(level: str) -> None:
+    """Structured logs (structlog) for our own events, stdlib logs rendered the same way.
+    Events carry ids and outcomes; never names, phone numbers or message texts."""
+    import logging
+    import sys
+
+    import structlog
+
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.dev.ConsoleRenderer(colors=False)]
+        if sys.stderr.isatty() else
+        [structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+         structlog.processors.JSONRenderer(ensure_ascii=False)],
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("alembic", "apscheduler", "aiogram", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.i18n import Translations
+from bot.reminders.planner import Planner
+from bot.reminders.subjects import SubjectChecks
+from bot.reminders.templates import Templates
+from bot.reminders.wakeup import Wakeup
 from bot.settings import Settings
 from storage.db import SessionFactory
 
@@ -16,3 +20,8 @@ class Services:
     clock: Clock
     sessions: SessionFactory
     translations: Translations
+    # The outbox: features plan messages, register templates and subject checks here.
+    planner: Planner
+    templates: Templates
+    subjects: SubjectChecks
+    wakeup: Wakeup

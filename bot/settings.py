@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,6 +31,18 @@ class Settings(BaseSettings):
     DEFAULT_LOCALE: str = "vi"
     INVITE_TTL_DAYS: int = Field(default=7, ge=1, le=90)
     LOG_LEVEL: str = "INFO"
+    # Telegram's published limits; paid broadcasts allow up to 1,000 messages/s.
+    TELEGRAM_REQUEST_TIMEOUT: float = Field(default=30.0, gt=0, le=300)
+    TELEGRAM_RATE_PER_SECOND: float = Field(default=30.0, gt=0, le=1000)
+    TELEGRAM_RATE_PER_CHAT_PER_SECOND: float = Field(default=1.0, gt=0, le=100)
+    TELEGRAM_RATE_PER_GROUP_PER_MINUTE: float = Field(default=20.0, gt=0, le=6000)
+    OUTBOX_BATCH: int = Field(default=200, ge=1, le=5000)
+    OUTBOX_CONCURRENCY: int = Field(default=16, ge=1, le=512)
+    OUTBOX_LEASE_SECONDS: int = Field(default=60, ge=1, le=3600)
+    OUTBOX_MAX_ATTEMPTS: int = Field(default=6, ge=1, le=50)
+    DISPATCH_INTERVAL_SECONDS: float = Field(default=2.0, gt=0, le=60)
+    REMINDER_RULES: str = "T-7d@08:00,T-3d@08:00,T-1d@08:00,T-0@08:00,T+1d@08:00/daily"
+    QUIET_HOURS: str = "21:00-07:00"
 
     @field_validator("TELEGRAM_BOT_TOKEN")
     @classmethod
@@ -67,6 +80,26 @@ class Settings(BaseSettings):
         if v not in SUPPORTED_LOCALES:
             raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
         return v
+
+    @field_validator("REMINDER_RULES")
+    @classmethod
+    def _rules(cls, v: str) -> str:
+        from bot.reminders.planner import parse_rules
+
+        parse_rules(v)
+        return v
+
+    @field_validator("QUIET_HOURS")
+    @classmethod
+    def _quiet(cls, v: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", v.strip()):
+            raise ValueError("must look like 21:00-07:00")
+        return v.strip()
+
+    @property
+    def quiet_hours(self) -> tuple[time, time]:
+        start, end = self.QUIET_HOURS.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
 
     @field_validator("LOG_LEVEL")
     @classmethod

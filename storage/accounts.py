@@ -79,3 +79,19 @@ async def person(db: AsyncSession, person_id: int) -> Person:
     if found is None:
         raise LookupError(f"person {person_id} does not exist")
     return found
+
+
+async def by_ids(db: AsyncSession, ids: set[int]) -> dict[int, ChannelAccount]:
+    if not ids:
+        return {}
+    stmt = select(ChannelAccount).where(col(ChannelAccount.id).in_(ids))
+    return {a.id: a for a in (await db.exec(stmt)).all() if a.id is not None}
+
+
+async def deactivate(db: AsyncSession, account_id: int, now: datetime) -> None:
+    await db.exec(
+        update(ChannelAccount)
+        .where(col(ChannelAccount.id) == account_id)
+        .values(active=False, blocked_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from alembic.config import Config
@@ -130,3 +131,32 @@ async def scratch_database(server_url: str) -> AsyncIterator[str]:
         yield url
     finally:
         await drop_scratch_database(server_url, url)
+
+
+class DispatcherLocked(Exception):
+    """Another outbox dispatcher already serves this SQLite file."""
+
+
+@contextmanager
+def dispatcher_lock(url: str) -> Iterator[None]:
+    """One dispatcher per SQLite file (SQLite has no SKIP LOCKED to share rows safely).
+    The OS drops the lock when the process dies, so a crash never leaves it stuck.
+    PostgreSQL needs no lock: replicas share rows with FOR UPDATE SKIP LOCKED."""
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    lock_path = path.with_name(path.name + ".dispatcher.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DispatcherLocked(
+                f"Another Hạn Chót process is already sending from {path}: only one may run "
+                "per SQLite database. Stop it first, or use PostgreSQL for several replicas."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import SQLModel
 
+import storage.calendar  # noqa: F401  (all tables on the metadata, for TRUNCATE)
+import storage.outbox  # noqa: F401
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.settings import Settings, load_settings, normalize_database_url
@@ -25,8 +28,6 @@ from storage.db import (
 TEST_TOKEN = "123456789:AAHfakeTOKENfakeTOKENfakeTOKENfake12"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-TABLES = ["audit_log", "invites", "channel_accounts", "people", "units",
-          "conversation_states", "processed_updates"]
 
 
 async def _migrated_sqlite(path: Path) -> None:
@@ -63,7 +64,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     async def truncate() -> None:
         engine = create_engine(url)
         async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()
 
     asyncio.run(truncate())

@@ -33,5 +33,5 @@ async def test_prune_keeps_recent_and_drops_old(app: App, clock: ManualClock) ->
 
 async def test_the_scheduler_only_ticks(app: App) -> None:
     scheduler = build_scheduler(app.services)
-    jobs = scheduler.get_jobs()
-    assert [j.id for j in jobs] == ["prune_conversations"]
+    assert [j.id for j in scheduler.get_jobs()] == ["prune_conversations", "replan"]
+

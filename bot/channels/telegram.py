@@ -70,8 +70,10 @@ class TelegramChannel:
     name = NAME
     buttons = True
 
-    def __init__(self, token: str, api_base: str, poll_timeout: int = 25) -> None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    def __init__(self, token: str, api_base: str, poll_timeout: int = 25,
+                 request_timeout: float = 30.0) -> None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base),
+                                 timeout=request_timeout)
         self.bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
         self.api_base = api_base
         self.poll_timeout = poll_timeout

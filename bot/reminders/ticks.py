@@ -1,20 +1,27 @@
 """APScheduler only ticks: the database is the schedule, so no job state is kept here and
-a tick missed during downtime simply runs at the next interval."""
+a tick missed during downtime simply runs at the next interval.
+
+Jobs: dispatch the outbox every few seconds (and at once when the planner rings),
+forget old update ids hourly, re-plan nightly."""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
+import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.logs import describe_failure
+from bot.reminders.dispatcher import OutboxDispatcher
 from bot.services import Services
 from storage import conversations
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 UPDATE_MEMORY = timedelta(days=7)
 STATE_MEMORY = timedelta(days=2)
+Replanner = Callable[[Services], Awaitable[None]]
 
 
 async def prune_conversations(services: Services) -> None:
@@ -25,10 +32,67 @@ async def prune_conversations(services: Services) -> None:
         await db.commit()
 
 
-def build_scheduler(services: Services) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=services.settings.zone)
+class DispatchTick:
+    """One tick drains what is due. A wake-up during a tick makes it go round once more
+    instead of starting a second, overlapping tick."""
+
+    def __init__(self, dispatcher: OutboxDispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.running = False
+        self.again = False
+
+    async def run(self) -> None:
+        if self.running:
+            self.again = True
+            return
+        self.running = True
+        try:
+            while True:
+                self.again = False
+                claimed = await self.dispatcher.drain()
+                if not self.again and not claimed:
+                    break
+        except Exception as exc:
+            log.error("dispatch_tick_failed", error=describe_failure(exc))
+        finally:
+            self.running = False
+
+
+async def replan(services: Services, replanners: list[Replanner]) -> None:
+    """Nightly: every feature re-plans its reminders (idempotent by dedupe key)."""
+    for replanner in replanners:
+        try:
+            await replanner(services)
+        except Exception as exc:
+            log.error("replan_failed", error=describe_failure(exc))
+
+
+def build_scheduler(
+    services: Services,
+    dispatcher: OutboxDispatcher | None = None,
+    replanners: list[Replanner] | None = None,
+) -> AsyncIOScheduler:
+    zone = services.settings.zone
+    scheduler = AsyncIOScheduler(timezone=zone)
     scheduler.add_job(
         prune_conversations, "interval", hours=1, args=[services], id="prune_conversations",
         coalesce=True, max_instances=1, misfire_grace_time=None,
     )
+    scheduler.add_job(
+        replan, "cron", hour=1, minute=30, args=[services, replanners or []], id="replan",
+        coalesce=True, max_instances=1, misfire_grace_time=None,
+    )
+    if dispatcher is not None:
+        tick = DispatchTick(dispatcher)
+        job = scheduler.add_job(
+            tick.run, "interval", seconds=services.settings.DISPATCH_INTERVAL_SECONDS,
+            id="dispatch", coalesce=True, max_instances=2, misfire_grace_time=None,
+            next_run_time=datetime.now(zone),
+        )
+
+        def wake() -> None:
+            if scheduler.running:
+                job.modify(next_run_time=datetime.now(zone))
+
+        services.wakeup.on_wake(wake)
     return scheduler

@@ -1,0 +1,221 @@
+"""The outbox dispatcher: claims due rows with a lease, checks that each still applies,
+renders it in the recipient's language, sends it within the channel's rate limits and
+records the outcome.
+
+Outcomes are written in small group commits; a send's slot is held until its outcome is
+stored, so after a crash at most `concurrency` messages can be sent a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from bot.channels.base import Channel
+from bot.logs import describe_failure
+from bot.messages import Failed, RecipientGone, RetryAfter, Sent
+from bot.reminders.limits import ChannelLimiter, Limits
+from bot.reminders.subjects import SubjectChecks
+from bot.reminders.templates import Templates, UnknownTemplate
+from bot.services import Services
+from storage import accounts, outbox
+from storage.models import ChannelAccount
+from storage.outbox import OutboxRow, Status
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    batch_size: int = 200
+    concurrency: int = 16
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 6
+    backoff_base: float = 2.0
+    backoff_max: float = 600.0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:40]}-{uuid.uuid4().hex[:8]}"
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        services: Services,
+        channels: dict[str, Channel],
+        templates: Templates,
+        subjects: SubjectChecks,
+        limits: dict[str, Limits] | None = None,
+        config: DispatchSettings | None = None,
+    ) -> None:
+        self.services = services
+        self.channels = channels
+        self.templates = templates
+        self.subjects = subjects
+        self.config = config or DispatchSettings()
+        self.limiters = {name: ChannelLimiter((limits or {}).get(name, Limits()))
+                         for name in channels}
+        self.worker = worker_id()
+        self._slots = asyncio.Semaphore(self.config.concurrency)
+        self._pending: list[tuple[int, dict[str, Any], asyncio.Future[None]]] = []
+        self._flush_lock = asyncio.Lock()
+        self._stopping = False
+
+    # -- one round ----------------------------------------------------------------------
+    async def run_once(self) -> int:
+        """Claims one batch and sends it; returns how many rows it claimed."""
+        if self._stopping:
+            return 0
+        now = self.services.clock.now()
+        async with self.services.sessions() as db:
+            rows = await outbox.claim(db, self.worker, now, self.config.lease,
+                                      self.config.batch_size)
+        if not rows:
+            return 0
+        recipients = await self._recipients(rows)
+        await asyncio.gather(*(self._deliver(row, recipients.get(row.account_id))
+                               for row in rows))
+        await self._flush()
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Sends until nothing is due."""
+        total = 0
+        while (claimed := await self.run_once()) > 0:
+            total += claimed
+        return total
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Clean shutdown: no new claims; sends under way finish (for up to `grace`
+        seconds) and what was claimed but not sent goes back to pending."""
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._idle(), grace)
+        except TimeoutError:
+            log.warning("outbox_stop_timeout", worker=self.worker)
+        await self._flush()
+        async with self.services.sessions() as db:
+            released = await outbox.release(db, self.worker)
+            await db.commit()
+        if released:
+            log.info("outbox_released", rows=released, worker=self.worker)
+
+    async def _idle(self) -> None:
+        for _ in range(self.config.concurrency):
+            await self._slots.acquire()
+        for _ in range(self.config.concurrency):
+            self._slots.release()
+
+    # -- one row ------------------------------------------------------------------------
+    async def _recipients(self, rows: list[OutboxRow]) -> dict[int, ChannelAccount]:
+        async with self.services.sessions() as db:
+            return await accounts.by_ids(db, {r.account_id for r in rows})
+
+    async def _deliver(self, row: OutboxRow, account: ChannelAccount | None) -> None:
+        async with self._slots:
+            if self._stopping:
+                return  # released at stop, sent by whoever claims it next
+            outcome = await self._attempt(row, account)
+            try:
+                await self._record(row, outcome)
+            except Exception:
+                return  # logged by _flush; the lease runs out and the row is claimed again
+
+    async def _attempt(self, row: OutboxRow, account: ChannelAccount | None) -> dict[str, Any]:
+        now = self.services.clock.now()
+        if account is None or not account.active:
+            return {"status": Status.failed, "last_result": "inactive",
+                    "last_error": "recipient inactive"}
+        channel = self.channels.get(account.channel)
+        if channel is None:
+            # Another process serves that channel; give the row back for it.
+            return {"status": Status.pending, "next_attempt_at": now + timedelta(seconds=30),
+                    "attempts": row.attempts - 1, "last_result": "no_channel"}
+        async with self.services.sessions() as db:
+            if not await self.subjects.applies(db, row.subject):
+                return {"status": Status.cancelled, "last_result": "stale",
+                        "last_error": "subject no longer applies"}
+        t = self.services.translations.get(account.locale)
+        try:
+            message = self.templates.render(row.template, t, row.params, now)
+        except UnknownTemplate:
+            return {"status": Status.failed, "last_result": "failed",
+                    "last_error": f"unknown template {row.template}"}
+        except Exception as exc:
+            return {"status": Status.failed, "last_result": "failed",
+                    "last_error": f"render: {describe_failure(exc)}"[:500]}
+        limiter = self.limiters[account.channel]
+        await limiter.acquire(account.chat_id)
+        try:
+            result = await channel.send(account.chat_id, message, account.locale)
+        except Exception as exc:  # an adapter bug must not kill the dispatcher
+            result = Failed(describe_failure(exc), temporary=True)
+        return self._outcome(row, account, result, limiter)
+
+    def _outcome(self, row: OutboxRow, account: ChannelAccount, result: Any,
+                 limiter: ChannelLimiter) -> dict[str, Any]:
+        now = self.services.clock.now()
+        match result:
+            case Sent(message_ids=ids):
+                return {"status": Status.sent, "sent_at": now, "last_result": "sent",
+                        "platform_message_id": ",".join(ids)[:255], "last_error": None}
+            case RetryAfter(seconds=seconds):
+                limiter.too_many(account.chat_id, seconds)
+                # Not the message's fault: the attempt does not count.
+                return {"status": Status.pending, "attempts": row.attempts - 1,
+                        "next_attempt_at": now + timedelta(seconds=seconds),
+                        "last_result": "rate_limited", "last_error": f"retry after {seconds}"}
+            case RecipientGone(reason=reason):
+                return {"status": Status.failed, "last_result": "blocked",
+                        "last_error": reason[:500], "_gone": account.id}
+            case Failed(reason=reason, temporary=True) if row.attempts < self.config.max_attempts:
+                delay = min(self.config.backoff_max,
+                            self.config.backoff_base * 2 ** (row.attempts - 1))
+                delay *= random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not security)
+                return {"status": Status.pending, "next_attempt_at": now + timedelta(seconds=delay),
+                        "last_result": "retry", "last_error": reason[:500]}
+            case Failed(reason=reason):
+                return {"status": Status.failed, "last_result": "failed",
+                        "last_error": reason[:500]}
+        return {"status": Status.failed, "last_result": "failed", "last_error": repr(result)}
+
+    # -- group commit ---------------------------------------------------------------------
+    async def _record(self, row: OutboxRow, outcome: dict[str, Any]) -> None:
+        assert row.id is not None
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row.id, outcome, done))
+        await self._flush()
+        await done
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            now = self.services.clock.now()
+            try:
+                async with self.services.sessions() as db:
+                    for row_id, outcome, _ in batch:
+                        values = {k: v for k, v in outcome.items() if not k.startswith("_")}
+                        await outbox.finish(db, row_id, self.worker, updated_at=now, **values)
+                        if "_gone" in outcome:
+                            await accounts.deactivate(db, outcome["_gone"], now)
+                    await db.commit()
+            except Exception as exc:
+                log.error("outbox_record_failed", error=describe_failure(exc), rows=len(batch))
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                return
+            for row_id, outcome, done in batch:
+                log.debug("outbox_" + str(outcome.get("last_result")), row=row_id)
+                if not done.done():
+                    done.set_result(None)

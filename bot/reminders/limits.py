@@ -1,0 +1,75 @@
+"""Rate limits per channel (aiolimiter's leaky buckets), kept a little under the platform's
+published limits so that jitter on the wire never tips a second over them; and the pauses
+the platform itself asks for (429 retry_after), per chat and for the whole bot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+
+SAFETY = 0.98
+MAX_CHAT_LIMITERS = 50_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_second: float = 30.0
+    per_chat_per_second: float = 1.0
+    per_group_per_minute: float = 20.0
+
+
+def _spaced(rate_per_second: float) -> AsyncLimiter:
+    # Capacity 1: evenly spaced sends, no burst that a sliding window would count twice.
+    return AsyncLimiter(1, 1.0 / (rate_per_second * SAFETY))
+
+
+class ChannelLimiter:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._bot = _spaced(limits.per_second)
+        self._chats: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        self._paused_until = 0.0
+        self._chat_paused: dict[str, float] = {}
+        self._last_429 = float("-inf")
+
+    def _chat(self, chat_id: str) -> AsyncLimiter:
+        limiter = self._chats.get(chat_id)
+        if limiter is None:
+            group = chat_id.startswith("-")
+            rate = (self.limits.per_group_per_minute / 60.0 if group
+                    else self.limits.per_chat_per_second)
+            limiter = self._chats[chat_id] = _spaced(rate)
+            if len(self._chats) > MAX_CHAT_LIMITERS:
+                self._chats.popitem(last=False)
+        else:
+            self._chats.move_to_end(chat_id)
+        return limiter
+
+    async def acquire(self, chat_id: str) -> None:
+        """Waits for the chat's turn, then the bot's (and any pause the platform asked for)."""
+        paused = self._chat_paused.get(chat_id)
+        if paused is not None:
+            await self._wait_pause(paused)
+            self._chat_paused.pop(chat_id, None)
+        await self._chat(chat_id).acquire()
+        await self._wait_pause(self._paused_until)
+        await self._bot.acquire()
+
+    @staticmethod
+    async def _wait_pause(until: float) -> None:
+        delay = until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def too_many(self, chat_id: str, retry_after: float) -> None:
+        """A 429: that chat waits `retry_after`; a second 429 within a second means the
+        bot as a whole is over its limit, so everything waits."""
+        now = time.monotonic()
+        self._chat_paused[chat_id] = now + retry_after
+        if now - self._last_429 < 1.0:
+            self._paused_until = max(self._paused_until, now + retry_after)
+        self._last_429 = now

@@ -1,0 +1,195 @@
+"""The outbox: one row per message to deliver. The database is the schedule.
+
+Claiming marks rows `sending` with a lease; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets any
+number of replicas claim side by side without ever taking the same row. A row whose lease
+ran out (its worker died) is claimable again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, and_, func, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, SQLModel, col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.types import UTCDateTime
+
+
+class Status(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class Timing(StrEnum):
+    """When a row may be delivered."""
+
+    anytime = "anytime"
+    daytime = "daytime"  # citizens: never in quiet hours
+    working_hours = "working_hours"  # staff: working mornings/afternoons of working days
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_claim", "status", "next_attempt_at"),
+        Index("ix_outbox_subject", "subject", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="channel_accounts.id", index=True)
+    kind: str = Field(max_length=64)
+    subject: str = Field(default="", max_length=128)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    template: str = Field(max_length=64)
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    timing: str = Field(default=Timing.anytime, max_length=16)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(default=Status.pending, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_error: str | None = Field(default=None, max_length=500)
+    platform_message_id: str | None = Field(default=None, max_length=255)
+    lease_expires_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    leased_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The last thing that happened to the row, for `hanchot status`.
+    last_result: str | None = Field(default=None, max_length=16)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+def _insert(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+async def add(db: AsyncSession, row: OutboxRow) -> bool:
+    """Inserts unless the dedupe key exists; a cancelled row with that key comes back to
+    life (a deadline moved back). A row already sent or failed is never sent again.
+    True when a row is now pending because of this call."""
+    values = row.model_dump(exclude={"id"})
+    dialect = db.get_bind().dialect.name
+    revive = {k: values[k] for k in ("due_at", "next_attempt_at", "params", "template",
+                                     "timing", "updated_at")}
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    stmt = _insert(dialect)(OutboxRow).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["dedupe_key"],
+        set_={**revive, "status": Status.pending, "attempts": 0, "last_error": None},
+        where=table.c.status == Status.cancelled,
+    )
+    result = await db.exec(stmt)
+    return (result.rowcount or 0) == 1
+
+
+async def cancel_subject(db: AsyncSession, subject: str, now: datetime) -> int:
+    result = await db.exec(
+        update(OutboxRow)
+        .where(col(OutboxRow.subject) == subject, col(OutboxRow.status) == Status.pending)
+        .values(status=Status.cancelled, last_error="cancelled", lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def pending_for_subject(db: AsyncSession, subject: str) -> list[OutboxRow]:
+    stmt = select(OutboxRow).where(
+        col(OutboxRow.subject) == subject, col(OutboxRow.status) == Status.pending
+    )
+    return list((await db.exec(stmt)).all())
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(col(OutboxRow.status) == Status.pending, col(OutboxRow.next_attempt_at) <= now),
+        and_(col(OutboxRow.status) == Status.sending, col(OutboxRow.lease_expires_at) < now),
+    )
+
+
+async def claim(
+    db: AsyncSession, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[OutboxRow]:
+    """Takes up to `limit` due rows for `worker` and commits, so the lease is visible."""
+    pick = (
+        select(OutboxRow.id)
+        .where(_claimable(now))
+        .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(OutboxRow)
+        .where(col(OutboxRow.id).in_(pick.scalar_subquery()))
+        .values(
+            status=Status.sending,
+            leased_by=worker,
+            lease_expires_at=now + lease,
+            attempts=OutboxRow.attempts + 1,
+        )
+        .returning(OutboxRow)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await db.exec(stmt)).scalars())
+    await db.commit()
+    return sorted(rows, key=lambda r: (r.next_attempt_at, r.id or 0))
+
+
+async def finish(db: AsyncSession, row_id: int, worker: str, **values: Any) -> bool:
+    """Records the outcome of a claimed row, only while this worker still holds it."""
+    result = await db.exec(
+        update(OutboxRow)
+        .where(
+            col(OutboxRow.id) == row_id,
+            col(OutboxRow.leased_by) == worker,
+            col(OutboxRow.status) == Status.sending,
+        )
+        .values(lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return (result.rowcount or 0) == 1
+
+
+async def release(db: AsyncSession, worker: str) -> int:
+    """Hands back what this worker claimed but did not finish (clean shutdown)."""
+    result = await db.exec(
+        update(OutboxRow)
+        .where(col(OutboxRow.leased_by) == worker, col(OutboxRow.status) == Status.sending)
+        .values(status=Status.pending, lease_expires_at=None, leased_by=None,
+                attempts=OutboxRow.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def counts(db: AsyncSession) -> list[tuple[str, str, int]]:
+    stmt = (
+        select(OutboxRow.status, OutboxRow.kind, func.count())
+        .group_by(col(OutboxRow.status), col(OutboxRow.kind))
+        .order_by(col(OutboxRow.status), col(OutboxRow.kind))
+    )
+    return [(s, k, int(n)) for s, k, n in (await db.exec(stmt)).all()]
+
+
+async def oldest_due(db: AsyncSession, now: datetime) -> datetime | None:
+    stmt = select(func.min(OutboxRow.next_attempt_at)).where(_claimable(now))
+    return (await db.exec(stmt)).first()
+
+
+async def activity(db: AsyncSession, since: datetime) -> dict[str, int]:
+    """Outcomes recorded since `since`, by result (sent, retry, failed, blocked...)."""
+    stmt = (
+        select(OutboxRow.last_result, func.count())
+        .where(col(OutboxRow.updated_at) >= since, col(OutboxRow.last_result).is_not(None))
+        .group_by(col(OutboxRow.last_result))
+    )
+    return {str(r): int(n) for r, n in (await db.exec(stmt)).all()}
