@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, and_, func, or_
+from sqlalchemy import JSON, Column, Index, and_, bindparam, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, col, select, update
@@ -157,6 +157,39 @@ async def finish(db: AsyncSession, row_id: int, worker: str, **values: Any) -> b
         .execution_options(synchronize_session=False)
     )
     return (result.rowcount or 0) == 1
+
+
+OUTCOME_FIELDS = ("status", "attempts", "next_attempt_at", "sent_at", "platform_message_id",
+                  "last_error", "last_result", "updated_at")
+
+
+async def finish_many(db: AsyncSession, worker: str, outcomes: list[dict[str, Any]]) -> int:
+    """Records many outcomes in one statement (executemany), each only while `worker`
+    still holds its row. Every outcome carries `id` and all of OUTCOME_FIELDS."""
+    if not outcomes:
+        return 0
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("b_id"), table.c.leased_by == bindparam("b_worker"),
+               table.c.status == Status.sending)
+        .values(lease_expires_at=None, **{f: bindparam(f"b_{f}") for f in OUTCOME_FIELDS})
+    )
+    params = [{"b_id": o["id"], "b_worker": worker, **{f"b_{f}": o[f] for f in OUTCOME_FIELDS}}
+              for o in outcomes]
+    conn = await db.connection()
+    result = await conn.execute(stmt, params)
+    return result.rowcount or 0
+
+
+async def renew(db: AsyncSession, worker: str, until: datetime) -> int:
+    result = await db.exec(
+        update(OutboxRow)
+        .where(col(OutboxRow.leased_by) == worker, col(OutboxRow.status) == Status.sending)
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 async def release(db: AsyncSession, worker: str) -> int:

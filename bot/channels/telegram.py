@@ -26,6 +26,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
@@ -76,6 +77,9 @@ class TelegramChannel:
                                  timeout=request_timeout)
         self.bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
         self.api_base = api_base
+        # aiogram builds `Response[Message]` per call and pydantic caches it only weakly:
+        # without a strong reference it is rebuilt again and again (half the send's CPU).
+        self._response_types = [Response[Message], Response[bool], Response[list[Update]]]
         self.poll_timeout = poll_timeout
         self.username = ""
         self._stopping = asyncio.Event()

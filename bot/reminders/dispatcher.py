@@ -30,6 +30,7 @@ from storage.models import ChannelAccount
 from storage.outbox import OutboxRow, Status
 
 log = structlog.get_logger(__name__)
+FLUSH_DELAY = 0.005  # seconds an outcome may wait for others to share its commit
 
 
 @dataclass(frozen=True)
@@ -67,17 +68,13 @@ class OutboxDispatcher:
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self._pending: list[tuple[int, dict[str, Any], asyncio.Future[None]]] = []
         self._flush_lock = asyncio.Lock()
+        self._flush_timer: asyncio.Task[None] | None = None
         self._stopping = False
 
     # -- one round ----------------------------------------------------------------------
     async def run_once(self) -> int:
         """Claims one batch and sends it; returns how many rows it claimed."""
-        if self._stopping:
-            return 0
-        now = self.services.clock.now()
-        async with self.services.sessions() as db:
-            rows = await outbox.claim(db, self.worker, now, self.config.lease,
-                                      self.config.batch_size)
+        rows = await self._claim()
         if not rows:
             return 0
         recipients = await self._recipients(rows)
@@ -87,11 +84,56 @@ class OutboxDispatcher:
         return len(rows)
 
     async def drain(self) -> int:
-        """Sends until nothing is due."""
+        """Sends until nothing is due. The next batch is claimed while the last half of the
+        current one is still sending, so the channel never waits for the database."""
         total = 0
-        while (claimed := await self.run_once()) > 0:
-            total += claimed
+        inflight: set[asyncio.Task[None]] = set()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while not self._stopping:
+                if len(inflight) <= self.config.batch_size // 2:
+                    rows = await self._claim()
+                    total += len(rows)
+                    if rows:
+                        recipients = await self._recipients(rows)
+                        for row in rows:
+                            task = asyncio.create_task(
+                                self._deliver(row, recipients.get(row.account_id)))
+                            inflight.add(task)
+                            task.add_done_callback(inflight.discard)
+                        continue
+                    if not inflight:
+                        break
+                    await asyncio.gather(*inflight)  # then look once more
+                    continue
+                await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if inflight:
+                await asyncio.gather(*inflight, return_exceptions=True)
+            heartbeat.cancel()
+            await self._flush()
         return total
+
+    async def _claim(self) -> list[OutboxRow]:
+        if self._stopping:
+            return []
+        async with self.services.sessions() as db:
+            return await outbox.claim(db, self.worker, self.services.clock.now(),
+                                      self.config.lease, self.config.batch_size)
+
+    async def _heartbeat(self) -> None:
+        """Rows waiting for their turn (a chat allows one message a second) keep their
+        lease, so no other replica takes them meanwhile."""
+        period = max(0.5, self.config.lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                async with self.services.sessions() as db:
+                    await outbox.renew(db, self.worker, self.services.clock.now() +
+                                       self.config.lease)
+                    await db.commit()
+            except Exception as exc:
+                log.warning("outbox_lease_renewal_failed", error=describe_failure(exc))
 
     async def stop(self, grace: float = 10.0) -> None:
         """Clean shutdown: no new claims; sends under way finish (for up to `grace`
@@ -139,10 +181,11 @@ class OutboxDispatcher:
             # Another process serves that channel; give the row back for it.
             return {"status": Status.pending, "next_attempt_at": now + timedelta(seconds=30),
                     "attempts": row.attempts - 1, "last_result": "no_channel"}
-        async with self.services.sessions() as db:
-            if not await self.subjects.applies(db, row.subject):
-                return {"status": Status.cancelled, "last_result": "stale",
-                        "last_error": "subject no longer applies"}
+        if self.subjects.checked(row.subject):
+            async with self.services.sessions() as db:
+                if not await self.subjects.applies(db, row.subject):
+                    return {"status": Status.cancelled, "last_result": "stale",
+                            "last_error": "subject no longer applies"}
         t = self.services.translations.get(account.locale)
         try:
             message = self.templates.render(row.template, t, row.params, now)
@@ -190,10 +233,23 @@ class OutboxDispatcher:
     # -- group commit ---------------------------------------------------------------------
     async def _record(self, row: OutboxRow, outcome: dict[str, Any]) -> None:
         assert row.id is not None
+        # Every outcome names every field, so one statement records a whole group.
+        outcome = {"attempts": row.attempts, "next_attempt_at": row.next_attempt_at,
+                   "sent_at": None, "platform_message_id": None, "last_error": None,
+                   **outcome}
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row.id, outcome, done))
-        await self._flush()
+        if len(self._pending) >= max(1, self.config.concurrency // 2):
+            await self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = asyncio.create_task(self._flush_after(FLUSH_DELAY))
         await done
+
+    async def _flush_after(self, delay: float) -> None:
+        """Waits a moment so that outcomes finishing together share one commit."""
+        await asyncio.sleep(delay)
+        self._flush_timer = None
+        await self._flush()
 
     async def _flush(self) -> None:
         async with self._flush_lock:
@@ -203,10 +259,12 @@ class OutboxDispatcher:
             now = self.services.clock.now()
             try:
                 async with self.services.sessions() as db:
-                    for row_id, outcome, _ in batch:
-                        values = {k: v for k, v in outcome.items() if not k.startswith("_")}
-                        await outbox.finish(db, row_id, self.worker, updated_at=now, **values)
-                        if "_gone" in outcome:
+                    await outbox.finish_many(db, self.worker, [
+                        {"id": row_id, "updated_at": now, **outcome}
+                        for row_id, outcome, _ in batch
+                    ])
+                    for _, outcome, _ in batch:
+                        if outcome.get("_gone") is not None:
                             await accounts.deactivate(db, outcome["_gone"], now)
                     await db.commit()
             except Exception as exc:

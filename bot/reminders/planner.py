@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import storage.calendar as calendar_days
 from bot.reminders.calendar import WorkingCalendar
-from storage import calendar as calendar_days
 from storage import outbox
 from storage.outbox import OutboxRow, Timing
 

@@ -20,6 +20,10 @@ class SubjectChecks:
             raise ValueError(f"subject check {prefix!r} registered twice")
         self._checks[prefix] = check
 
+    def checked(self, subject: str) -> bool:
+        """Whether anyone checks this subject (so a database session is worth opening)."""
+        return subject.partition(":")[0] in self._checks
+
     async def applies(self, db: AsyncSession, subject: str) -> bool:
         """`subject` is "prefix:id"; the check receives the id part."""
         prefix, _, ident = subject.partition(":")
