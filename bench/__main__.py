@@ -1,4 +1,7 @@
-"""Runs every benchmark in turn; each prints its own figures."""
+"""Runs every benchmark in turn; each prints its own figures. `make bench`.
+
+Set BENCH_DATABASE_URL=postgresql://… to run the database-bound ones on PostgreSQL too
+(each uses a scratch database on that server, created and dropped by the benchmark)."""
 
 from __future__ import annotations
 
@@ -6,13 +9,19 @@ import os
 import subprocess
 import sys
 
-BENCHES = [["bench.dispatch"], ["bench.dispatch", "--concurrency", "8"]]
+DATABASE_BOUND = [
+    ["bench.dispatch"],
+    ["bench.dispatch", "--concurrency", "8"],
+    ["bench.outbox", "speed"],
+    ["bench.outbox", "claim"],
+]
+ONCE = [["bench.outbox", "limits"]]
 
 
 def main() -> None:
     pg = os.environ.get("BENCH_DATABASE_URL", "")
-    runs = BENCHES + ([[*b, "--database-url", pg] for b in BENCHES] if pg else [])
-    for args in runs:
+    runs = DATABASE_BOUND + ([[*b, "--database-url", pg] for b in DATABASE_BOUND] if pg else [])
+    for args in runs + ONCE:
         subprocess.run([sys.executable, "-m", *args], check=True)
 
 

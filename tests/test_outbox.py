@@ -4,10 +4,14 @@ the test sets. Nothing lost, nothing twice, nothing sent that no longer applies.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
@@ -325,3 +329,54 @@ async def test_a_row_due_now_wakes_the_dispatcher_at_once(
         await dispatcher.stop()
         await channel.close()
         await app.close()
+
+
+def test_timing_follows_the_role() -> None:
+    assert Timing.for_role("citizen") == Timing.daytime
+    assert Timing.for_role("staff") == Timing.working_hours
+    assert Timing.for_role("unit_head") == Timing.working_hours
+
+
+async def test_status_shows_the_queue_and_the_last_hour(
+    engine_app: App, dispatcher: OutboxDispatcher, fake_telegram: FakeTelegramServer,
+    tmp_path: Path, clock: ManualClock,
+) -> None:
+    if not engine_app.settings.is_sqlite:
+        pytest.skip("the command reads the same tables on both; one run is enough")
+    clock.set(datetime.now(UTC))  # the command reads the real time
+    ids = await recipients(engine_app, 4)
+    fake_telegram.block(FIRST_CHAT)
+    await notices(engine_app, ids[:3])
+    await notices(engine_app, ids[3:], due=datetime.now(UTC) + timedelta(days=1), kind="later")
+    await dispatcher.drain()
+    env = {**os.environ, "DATABASE_URL": engine_app.settings.DATABASE_URL}
+    result = await asyncio.to_thread(
+        subprocess.run, [str(Path(sys.executable).parent / "hanchot"), "status"], env=env,
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout
+    assert "sent" in lines and "failed" in lines and "pending" in lines and "later" in lines
+    assert "Nothing is due." in lines
+    assert "blocked/gone 1" in lines
+
+
+async def test_admin_calendar_overrides_move_staff_reminders(engine_app: App) -> None:
+    import storage.calendar as calendar_days
+
+    zone = engine_app.settings.zone
+    now = engine_app.services.clock.now()
+    async with engine_app.services.sessions() as db:
+        # Monday 30/11/2026 declared a day off; Saturday 28/11 a make-up working day.
+        await calendar_days.set_day(db, date(2026, 11, 30), False, "nghỉ bù", now)
+        await calendar_days.set_day(db, date(2026, 11, 28), True, "làm bù", now)
+        await db.commit()
+        planner = engine_app.services.planner
+        friday_evening = datetime(2026, 11, 27, 18, 0, tzinfo=zone)
+        at = await planner.deliverable_at(db, friday_evening, Timing.working_hours)
+        assert at == datetime(2026, 11, 28, 7, 0, tzinfo=zone)
+        assert await calendar_days.remove_day(db, date(2026, 11, 28))
+        await db.commit()
+        at = await planner.deliverable_at(db, friday_evening, Timing.working_hours)
+        assert at == datetime(2026, 12, 1, 7, 0, tzinfo=zone)
+        assert await calendar_days.overrides(db) == {date(2026, 11, 30): False}

@@ -27,7 +27,7 @@ from bot.reminders.templates import Templates, UnknownTemplate
 from bot.services import Services
 from storage import accounts, outbox
 from storage.models import ChannelAccount
-from storage.outbox import OutboxRow, Status
+from storage.outbox import Claimed, Status
 
 log = structlog.get_logger(__name__)
 FLUSH_DELAY = 0.005  # seconds an outcome may wait for others to share its commit
@@ -114,7 +114,7 @@ class OutboxDispatcher:
             await self._flush()
         return total
 
-    async def _claim(self) -> list[OutboxRow]:
+    async def _claim(self) -> list[Claimed]:
         if self._stopping:
             return []
         async with self.services.sessions() as db:
@@ -157,11 +157,11 @@ class OutboxDispatcher:
             self._slots.release()
 
     # -- one row ------------------------------------------------------------------------
-    async def _recipients(self, rows: list[OutboxRow]) -> dict[int, ChannelAccount]:
+    async def _recipients(self, rows: list[Claimed]) -> dict[int, ChannelAccount]:
         async with self.services.sessions() as db:
             return await accounts.by_ids(db, {r.account_id for r in rows})
 
-    async def _deliver(self, row: OutboxRow, account: ChannelAccount | None) -> None:
+    async def _deliver(self, row: Claimed, account: ChannelAccount | None) -> None:
         async with self._slots:
             if self._stopping:
                 return  # released at stop, sent by whoever claims it next
@@ -171,7 +171,7 @@ class OutboxDispatcher:
             except Exception:
                 return  # logged by _flush; the lease runs out and the row is claimed again
 
-    async def _attempt(self, row: OutboxRow, account: ChannelAccount | None) -> dict[str, Any]:
+    async def _attempt(self, row: Claimed, account: ChannelAccount | None) -> dict[str, Any]:
         now = self.services.clock.now()
         if account is None or not account.active:
             return {"status": Status.failed, "last_result": "inactive",
@@ -203,7 +203,7 @@ class OutboxDispatcher:
             result = Failed(describe_failure(exc), temporary=True)
         return self._outcome(row, account, result, limiter)
 
-    def _outcome(self, row: OutboxRow, account: ChannelAccount, result: Any,
+    def _outcome(self, row: Claimed, account: ChannelAccount, result: Any,
                  limiter: ChannelLimiter) -> dict[str, Any]:
         now = self.services.clock.now()
         match result:
@@ -231,7 +231,7 @@ class OutboxDispatcher:
         return {"status": Status.failed, "last_result": "failed", "last_error": repr(result)}
 
     # -- group commit ---------------------------------------------------------------------
-    async def _record(self, row: OutboxRow, outcome: dict[str, Any]) -> None:
+    async def _record(self, row: Claimed, outcome: dict[str, Any]) -> None:
         assert row.id is not None
         # Every outcome names every field, so one statement records a whole group.
         outcome = {"attempts": row.attempts, "next_attempt_at": row.next_attempt_at,

@@ -61,7 +61,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_account_id"), ["account_id"], unique=False)
         batch_op.create_index("ix_outbox_claim", ["status", "next_attempt_at"], unique=False)
-        batch_op.create_index("ix_outbox_subject", ["subject", "status"], unique=False)
+        batch_op.create_index("ix_outbox_subject", ["subject"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_updated_at"), ["updated_at"], unique=False)
 
     # ### end Alembic commands ###
