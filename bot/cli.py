@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -43,13 +44,21 @@ def _settings() -> Settings:
 
 def _with_app(settings: Settings, work: Callable[[App], Awaitable[T]]) -> T:
     async def go() -> T:
+        # SIGTERM (a service manager stopping us) ends the work like Ctrl-C: cleanly, so
+        # claimed outbox rows go back to the queue instead of waiting out their lease.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         app = build_app(settings)
         try:
             return await work(app)
         finally:
             await app.close()
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except asyncio.CancelledError:  # SIGTERM: a clean stop
+        raise typer.Exit(0) from None
 
 
 async def _require_migrated(app: App) -> None:

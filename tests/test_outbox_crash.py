@@ -80,7 +80,7 @@ async def test_a_killed_worker_loses_nothing_and_repeats_at_most_its_concurrency
         assert time.monotonic() < deadline, "not everything was sent"
         await asyncio.sleep(0.2)
     second.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(second.wait(), 20)
+    assert await asyncio.wait_for(second.wait(), 20) == 0  # a clean stop
 
     counts = delivered(fake_telegram)
     assert set(counts) == set(range(FIRST_CHAT, FIRST_CHAT + 2000))
@@ -121,3 +121,20 @@ def test_one_dispatcher_per_sqlite_file(tmp_path: Path) -> None:
                 pass
     with dispatcher_lock(url):  # released when the first one stopped
         pass
+
+
+async def test_sigterm_finishes_sends_under_way_and_hands_back_the_rest(
+    app: App, settings: Settings, fake_telegram: FakeTelegramServer, tmp_path: Path,
+) -> None:
+    ids = await recipients(app, 300)
+    await notices(app, ids)
+    fake_telegram.delay_next("sendMessage", 0.5, times=300)
+    proc = await worker(settings, fake_telegram, tmp_path)
+    await fake_telegram.wait_for("sendMessage", 20, timeout=60)
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    async with app.services.sessions() as db:
+        states = Counter((await db.exec(select(OutboxRow.status))).all())
+    assert set(states) <= {Status.sent, Status.pending}, states  # nothing left leased
+    assert states[Status.sent] == sum(delivered(fake_telegram).values())
+    assert states[Status.pending] > 0
