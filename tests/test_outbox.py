@@ -380,3 +380,19 @@ async def test_admin_calendar_overrides_move_staff_reminders(engine_app: App) ->
         at = await planner.deliverable_at(db, friday_evening, Timing.working_hours)
         assert at == datetime(2026, 12, 1, 7, 0, tzinfo=zone)
         assert await calendar_days.overrides(db) == {date(2026, 11, 30): False}
+
+
+async def test_a_citizen_notice_planned_at_night_goes_out_in_the_morning(
+    engine_app: App, dispatcher: OutboxDispatcher, fake_telegram: FakeTelegramServer,
+    clock: ManualClock,
+) -> None:
+    zone = engine_app.settings.zone
+    [citizen] = await recipients(engine_app, 1)
+    clock.set(datetime(2026, 12, 31, 23, 10, tzinfo=zone))  # New Year's Eve, late
+    await notices(engine_app, [citizen], timing=Timing.daytime)
+    assert await dispatcher.drain() == 0
+    clock.set(datetime(2027, 1, 1, 6, 59, tzinfo=zone))
+    assert await dispatcher.drain() == 0
+    clock.set(datetime(2027, 1, 1, 7, 0, tzinfo=zone))
+    assert await dispatcher.drain() == 1
+    assert list(per_chat(fake_telegram)) == [FIRST_CHAT]
