@@ -94,6 +94,11 @@ def run() -> None:
             return
         await serve_telegram(app)
 
+    _serve(settings, work)
+
+
+def _serve(settings: Settings, work: Callable[[App], Awaitable[None]]) -> None:
+    """Runs a long-lived command: a start-up problem is one line and exit code 1."""
     try:
         _with_app(settings, work)
     except (ChannelStartError, DispatcherLocked) as exc:
@@ -115,13 +120,7 @@ def dispatch() -> None:
         await _require_migrated(app)
         await serve_telegram(app, receive=False)
 
-    try:
-        _with_app(settings, work)
-    except (ChannelStartError, DispatcherLocked) as exc:
-        sys.stderr.write(f"{exc}\n")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        pass
+    _serve(settings, work)
 
 
 @cli.command()

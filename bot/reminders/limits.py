@@ -1,18 +1,49 @@
-"""Rate limits per channel (aiolimiter's leaky buckets), kept a little under the platform's
-published limits so that jitter on the wire never tips a second over them; and the pauses
-the platform itself asks for (429 retry_after), per chat and for the whole bot."""
+"""Rate limits per channel, and the pauses the platform itself asks for (429 retry_after),
+per chat and for the whole bot.
+
+The bot-wide limit is a sliding window, the way Telegram counts (at most N sends in any
+second), with a few milliseconds of margin for jitter on the wire: a leaky bucket that
+never bursts loses every scheduling delay for good and stays well under the limit. Per
+chat, aiolimiter's bucket simply spaces the messages."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
 
 SAFETY = 0.98
+WINDOW_MARGIN = 0.015  # seconds added to the bot-wide window against jitter
 MAX_CHAT_LIMITERS = 50_000
+
+
+class SlidingWindow:
+    """At most `limit` acquisitions in any `period` seconds, and never two closer than
+    `min_gap` (a burst arrives bunched up and out of order, which the margin cannot cover;
+    a small gap still lets the window catch up after a delay)."""
+
+    def __init__(self, limit: int, period: float, min_gap: float = 0.0) -> None:
+        self.limit = max(1, limit)
+        self.period = period
+        self.min_gap = min_gap
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:  # first come, first served
+            while True:
+                now = time.monotonic()
+                while self._times and now - self._times[0] >= self.period:
+                    self._times.popleft()
+                gap = self._times[-1] + self.min_gap - now if self._times else 0.0
+                if len(self._times) < self.limit and gap <= 0:
+                    self._times.append(now)
+                    return
+                full = self._times[0] + self.period - now if len(self._times) >= self.limit else 0
+                await asyncio.sleep(max(gap, full))
 
 
 @dataclass(frozen=True)
@@ -20,6 +51,13 @@ class Limits:
     per_second: float = 30.0
     per_chat_per_second: float = 1.0
     per_group_per_minute: float = 20.0
+
+
+def _bot_window(per_second: float) -> SlidingWindow | AsyncLimiter:
+    if per_second >= 1:
+        return SlidingWindow(int(per_second), 1.0 + WINDOW_MARGIN,
+                             min_gap=0.75 / per_second)
+    return _spaced(per_second)
 
 
 def _spaced(rate_per_second: float) -> AsyncLimiter:
@@ -30,7 +68,7 @@ def _spaced(rate_per_second: float) -> AsyncLimiter:
 class ChannelLimiter:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._bot = _spaced(limits.per_second)
+        self._bot = _bot_window(limits.per_second)
         self._chats: OrderedDict[str, AsyncLimiter] = OrderedDict()
         self._paused_until = 0.0
         self._chat_paused: dict[str, float] = {}
