@@ -88,6 +88,12 @@ class OutboxDispatcher:
         current one is still sending, so the channel never waits for the database."""
         total = 0
         inflight: set[asyncio.Task[None]] = set()
+        room = asyncio.Event()  # set whenever a send finishes
+
+        def finished(task: asyncio.Task[None]) -> None:
+            inflight.discard(task)
+            room.set()
+
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while not self._stopping:
@@ -100,13 +106,14 @@ class OutboxDispatcher:
                             task = asyncio.create_task(
                                 self._deliver(row, recipients.get(row.account_id)))
                             inflight.add(task)
-                            task.add_done_callback(inflight.discard)
+                            task.add_done_callback(finished)
                         continue
                     if not inflight:
                         break
                     await asyncio.gather(*inflight)  # then look once more
                     continue
-                await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                room.clear()
+                await room.wait()
         finally:
             if inflight:
                 await asyncio.gather(*inflight, return_exceptions=True)
