@@ -3,89 +3,48 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from bot.app import App, build_app, serve_console, serve_telegram
+from bot.app import App, serve_console, serve_telegram
 from bot.channels.base import ChannelStartError
 from bot.channels.console import PERSONAS
-from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.cli_calendar import calendar_cli
+from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.settings import Settings
 from storage import db as storage_db
 from storage.db import DispatcherLocked
 from storage.models import Role, UnitKind
 
-T = TypeVar("T")
 cli = typer.Typer(help="Hạn Chót — chat assistant for Vietnamese local government.",
                   no_args_is_help=True, add_completion=False)
 unit_cli = typer.Typer(help="Units: province, departments, communes and wards, offices.",
                        no_args_is_help=True)
 cli.add_typer(unit_cli, name="unit")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        # One line, never wrapped, so scripts and people see exactly what is wrong.
-        sys.stderr.write(f"Invalid setting {exc}\n")
-        raise typer.Exit(2) from None
-    configure_logging(settings.LOG_LEVEL)
-    return settings
-
-
-def _with_app(settings: Settings, work: Callable[[App], Awaitable[T]]) -> T:
-    async def go() -> T:
-        # SIGTERM (a service manager stopping us) ends the work like Ctrl-C: cleanly, so
-        # claimed outbox rows go back to the queue instead of waiting out their lease.
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        app = build_app(settings)
-        try:
-            return await work(app)
-        finally:
-            await app.close()
-
-    try:
-        return asyncio.run(go())
-    except asyncio.CancelledError:  # SIGTERM: a clean stop
-        raise typer.Exit(0) from None
-
-
-async def _require_migrated(app: App) -> None:
-    if not await storage_db.is_migrated(app.engine):
-        err.print("The database is not migrated. Run: hanchot migrate", markup=False)
-        raise typer.Exit(1)
-
-
+cli.add_typer(calendar_cli, name="calendar")
 @cli.command()
 def migrate() -> None:
     """Create or upgrade the database tables."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(app: App) -> None:
         await storage_db.migrate(app.engine)
 
-    _with_app(settings, work)
+    with_app(settings, work)
     out.print(f"Database is up to date (revision {storage_db.head_revision()}).")
 
 
 @cli.command()
 def run() -> None:
     """Run the bot on Telegram, or the terminal sandbox when no token is set."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(app: App) -> None:
-        await _require_migrated(app)
+        await require_migrated(app)
         if not settings.TELEGRAM_BOT_TOKEN:
             out.print("No TELEGRAM_BOT_TOKEN set: starting the terminal sandbox. To connect a "
                       "real bot, put TELEGRAM_BOT_TOKEN=<token from @BotFather> in .env.",
@@ -100,7 +59,7 @@ def run() -> None:
 def _serve(settings: Settings, work: Callable[[App], Awaitable[None]]) -> None:
     """Runs a long-lived command: a start-up problem is one line and exit code 1."""
     try:
-        _with_app(settings, work)
+        with_app(settings, work)
     except (ChannelStartError, DispatcherLocked) as exc:
         sys.stderr.write(f"{exc}\n")
         raise typer.Exit(1) from None
@@ -111,13 +70,13 @@ def _serve(settings: Settings, work: Callable[[App], Awaitable[None]]) -> None:
 @cli.command()
 def dispatch() -> None:
     """Run only the outbox dispatcher (a worker: several may run on PostgreSQL)."""
-    settings = _settings()
+    settings = settings_or_exit()
     if not settings.TELEGRAM_BOT_TOKEN:
         err.print("The dispatcher needs TELEGRAM_BOT_TOKEN to send anything.")
         raise typer.Exit(2)
 
     async def work(app: App) -> None:
-        await _require_migrated(app)
+        await require_migrated(app)
         await serve_telegram(app, receive=False)
 
     _serve(settings, work)
@@ -130,16 +89,16 @@ def status() -> None:
 
     from storage import outbox
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(app: App) -> tuple[list[tuple[str, str, int]], object, dict[str, int]]:
-        await _require_migrated(app)
+        await require_migrated(app)
         now = app.services.clock.now()
         async with app.services.sessions() as db:
             return (await outbox.counts(db), await outbox.oldest_due(db, now),
                     await outbox.activity(db, now - timedelta(hours=1)))
 
-    counts, oldest, last_hour = _with_app(settings, work)
+    counts, oldest, last_hour = with_app(settings, work)
     table = Table("status", "kind", "rows", title="Outbox")
     for state, kind, n in counts:
         table.add_row(state, kind, f"{n:,}")
@@ -164,14 +123,14 @@ def console(
     if persona not in PERSONAS:
         err.print(f"--as must be one of: {', '.join(PERSONAS)}")
         raise typer.Exit(2)
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(app: App) -> None:
-        await _require_migrated(app)
+        await require_migrated(app)
         await serve_console(app, persona)
 
     try:
-        _with_app(settings, work)
+        with_app(settings, work)
     except KeyboardInterrupt:
         pass
 
@@ -186,7 +145,7 @@ def unit_add(
     """Add a unit, e.g.: hanchot unit add CAIBE "UBND xã Cái Bè" --parent DT --kind commune"""
     from storage import units
 
-    settings = _settings()
+    settings = settings_or_exit()
     code = code.strip().upper()
     if not code or len(code) > 32 or not all(c.isalnum() or c in "-_" for c in code):
         err.print("The unit code must be 1-32 letters, digits, - or _.")
@@ -196,7 +155,7 @@ def unit_add(
         raise typer.Exit(2)
 
     async def work(app: App) -> None:
-        await _require_migrated(app)
+        await require_migrated(app)
         async with app.services.sessions() as db:
             if await units.by_code(db, code):
                 err.print(f"A unit with code {code} already exists.", markup=False)
@@ -208,7 +167,7 @@ def unit_add(
             await units.add(db, code, name, kind, parent_unit, app.services.clock.now())
             await db.commit()
 
-    _with_app(settings, work)
+    with_app(settings, work)
     out.print(f"Unit {code} added.", markup=False)
 
 
@@ -217,10 +176,10 @@ def unit_list() -> None:
     """List the units as a tree."""
     from storage import units
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(app: App) -> None:
-        await _require_migrated(app)
+        await require_migrated(app)
         async with app.services.sessions() as db:
             everything = await units.all_units(db)
         children: dict[int | None, list] = {}
@@ -234,7 +193,7 @@ def unit_list() -> None:
 
         show(None, 0)
 
-    _with_app(settings, work)
+    with_app(settings, work)
 
 
 @cli.command()
@@ -248,7 +207,7 @@ def invite(
     from bot import invites
     from storage import units
 
-    settings = _settings()
+    settings = settings_or_exit()
     if role == Role.citizen:
         err.print("Citizens need no invite: they simply open the bot.")
         raise typer.Exit(2)
@@ -262,7 +221,7 @@ def invite(
         raise typer.Exit(2)
 
     async def work(app: App) -> tuple[str, str]:
-        await _require_migrated(app)
+        await require_migrated(app)
         async with app.services.sessions() as db:
             found = await units.by_code(db, unit)
             if found is None:
@@ -277,7 +236,7 @@ def invite(
         t = app.services.translations.get(settings.DEFAULT_LOCALE)
         return payload, t.date(expires)
 
-    payload, expires = _with_app(settings, work)
+    payload, expires = with_app(settings, work)
     link = asyncio.run(_telegram_link(settings, payload))
     out.print(link or f"/start {payload}", markup=False, soft_wrap=True)
     if not link:

@@ -17,13 +17,6 @@ async def find(db: AsyncSession, channel: str, platform_user_id: str) -> Channel
     return (await db.exec(stmt)).first()
 
 
-async def by_chat(db: AsyncSession, channel: str, chat_id: str) -> ChannelAccount | None:
-    stmt = select(ChannelAccount).where(
-        ChannelAccount.channel == channel, ChannelAccount.chat_id == chat_id
-    )
-    return (await db.exec(stmt)).first()
-
-
 async def register(
     db: AsyncSession,
     *,

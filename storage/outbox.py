@@ -175,21 +175,6 @@ async def claim(
     return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
 
-async def finish(db: AsyncSession, row_id: int, worker: str, **values: Any) -> bool:
-    """Records the outcome of a claimed row, only while this worker still holds it."""
-    result = await db.exec(
-        update(OutboxRow)
-        .where(
-            col(OutboxRow.id) == row_id,
-            col(OutboxRow.leased_by) == worker,
-            col(OutboxRow.status) == Status.sending,
-        )
-        .values(lease_expires_at=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    return (result.rowcount or 0) == 1
-
-
 OUTCOME_FIELDS = ("status", "attempts", "next_attempt_at", "sent_at", "platform_message_id",
                   "last_error", "last_result", "updated_at")
 

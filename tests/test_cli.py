@@ -92,3 +92,24 @@ def test_console_personas_switch_and_numbers_choose(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Đã tạo lời mời cho Phạm Thu Hà" in result.stdout
     assert "chỉ dành cho" in result.stdout  # the staff persona may not invite
+
+
+def test_calendar_overrides_and_due_dates(tmp_path: Path) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    # Received Friday 13/02/2026 09:30; Tết 16–20/02: five working days end on 27/02.
+    due = run(["calendar", "due", "--from", "2026-02-13T09:30", "--days", "5"], tmp_path)
+    assert due.stdout.strip() == "27/02/2026"
+    # Received on the evening of 31/12/2025: it counts from the next working morning (2/1 as
+    # the package knows it), so one working day ends on Monday 5/1; overrides move it.
+    evening = ["calendar", "due", "--from", "2025-12-31T18:00", "--days", "1"]
+    assert run(evening, tmp_path).stdout.strip() == "05/01/2026"
+    assert run(["calendar", "add-workday", "2026-01-03", "Làm bù"], tmp_path).returncode == 0
+    assert run(evening, tmp_path).stdout.strip() == "03/01/2026"
+    assert run(["calendar", "add-off", "03/01/2026"], tmp_path).returncode == 0
+    assert run(evening, tmp_path).stdout.strip() == "05/01/2026"
+    listing = run(["calendar", "list", "--year", "2026"], tmp_path).stdout
+    assert "03/01/2026" in listing and "admin override" in listing and "Tết" in listing
+    assert run(["calendar", "remove", "2026-01-03"], tmp_path).returncode == 0
+    assert run(["calendar", "remove", "2026-01-03"], tmp_path).returncode == 1
+    assert run(["calendar", "add-off", "2026-13-45"], tmp_path).returncode == 2
+    assert run(["calendar", "due", "--from", "hôm qua", "--days", "1"], tmp_path).returncode == 2

@@ -116,6 +116,13 @@ class WorkingCalendar:
             d = self.next_working_day(d)
         return d
 
+    def due_date(self, received: datetime, days: int) -> date:
+        """The due date of a period of `days` working days for something received at
+        `received`: received outside working hours (an evening, a weekend, a holiday) it
+        counts as received at the next working morning; the day of receipt is not counted."""
+        receipt = self.next_working_morning(received).astimezone(self.zone).date()
+        return self.add_working_days(receipt, days)
+
     # -- moments ------------------------------------------------------------------------
 
     def _at(self, d: date, t: time) -> datetime:

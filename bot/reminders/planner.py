@@ -84,9 +84,14 @@ class Planner:
         self.rules = parse_rules(rules)
         self.overdue_days = overdue_days
         self.quiet = (quiet_start, quiet_end)
+        self._calendar: WorkingCalendar | None = None
 
     async def calendar(self, db: AsyncSession) -> WorkingCalendar:
-        return WorkingCalendar(await calendar_days.overrides(db), zone=self.zone)
+        """The calendar with the admins' current overrides (rebuilt only when they change)."""
+        overrides = await calendar_days.overrides(db)
+        if self._calendar is None or self._calendar.overrides != overrides:
+            self._calendar = WorkingCalendar(overrides, zone=self.zone)
+        return self._calendar
 
     async def deliverable_at(self, db: AsyncSession, due: datetime, timing: str) -> datetime:
         """Citizens never at night; staff in working hours of working days."""
