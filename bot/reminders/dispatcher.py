@@ -30,7 +30,7 @@ from storage.models import ChannelAccount
 from storage.outbox import Claimed, Status
 
 log = structlog.get_logger(__name__)
-FLUSH_DELAY = 0.005  # seconds an outcome may wait for others to share its commit
+FLUSH_DELAY = 0.01  # seconds an outcome may wait for others to share its commit
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ class OutboxDispatcher:
                    **outcome}
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row.id, outcome, done))
-        if len(self._pending) >= max(1, self.config.concurrency // 2):
+        if len(self._pending) >= self.config.concurrency:
             await self._flush()
         elif self._flush_timer is None:
             self._flush_timer = asyncio.create_task(self._flush_after(FLUSH_DELAY))
