@@ -50,10 +50,16 @@ async def worker(
            "TELEGRAM_RATE_PER_SECOND": "1000", "TELEGRAM_RATE_PER_CHAT_PER_SECOND": "100",
            "OUTBOX_LEASE_SECONDS": "3", "OUTBOX_CONCURRENCY": str(CONCURRENCY),
            "OUTBOX_BATCH": "100", "DISPATCH_INTERVAL_SECONDS": "0.5", "LOG_LEVEL": "WARNING"}
+    # Logs go to a file: a pipe nobody reads can fill up and stall the worker.
+    log = (tmp_path / "worker.log").open("ab")
     return await asyncio.create_subprocess_exec(
-        HANCHOT, "dispatch", env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        HANCHOT, "dispatch", env=env, cwd=tmp_path, stdout=log, stderr=log,
     )
+
+
+def worker_log(tmp_path: Path) -> str:
+    path = tmp_path / "worker.log"
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
 @pytest.fixture
@@ -67,7 +73,10 @@ async def test_a_killed_worker_loses_nothing_and_repeats_at_most_its_concurrency
     seeded: App, settings: Settings, fake_telegram: FakeTelegramServer, tmp_path: Path,
 ) -> None:
     first = await worker(settings, fake_telegram, tmp_path)
-    await fake_telegram.wait_for("sendMessage", 400, timeout=60)
+    try:
+        await fake_telegram.wait_for("sendMessage", 400, timeout=60)
+    except AssertionError:
+        raise AssertionError(worker_log(tmp_path)) from None
     first.send_signal(signal.SIGKILL)
     await first.wait()
     at_kill = sum(delivered(fake_telegram).values())
@@ -76,16 +85,16 @@ async def test_a_killed_worker_loses_nothing_and_repeats_at_most_its_concurrency
     second = await worker(settings, fake_telegram, tmp_path)
     deadline = time.monotonic() + 90
     while await count_sent(seeded) < 2000:
-        assert second.returncode is None, (await second.stderr.read()).decode()  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, "not everything was sent"
+        assert second.returncode is None, worker_log(tmp_path)
+        assert time.monotonic() < deadline, "not everything was sent\n" + worker_log(tmp_path)
         await asyncio.sleep(0.2)
     second.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(second.wait(), 20) == 0  # a clean stop
+    assert await asyncio.wait_for(second.wait(), 20) == 0, worker_log(tmp_path)  # clean stop
 
     counts = delivered(fake_telegram)
     assert set(counts) == set(range(FIRST_CHAT, FIRST_CHAT + 2000))
     twice = [chat for chat, n in counts.items() if n > 1]
-    assert max(counts.values()) <= 2 and len(twice) <= CONCURRENCY
+    assert max(counts.values()) <= 2 and len(twice) <= CONCURRENCY, (len(twice), at_kill)
 
 
 async def test_two_dispatchers_share_the_queue_on_postgresql(
@@ -132,7 +141,7 @@ async def test_sigterm_finishes_sends_under_way_and_hands_back_the_rest(
     proc = await worker(settings, fake_telegram, tmp_path)
     await fake_telegram.wait_for("sendMessage", 20, timeout=60)
     proc.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    assert await asyncio.wait_for(proc.wait(), 30) == 0, worker_log(tmp_path)
     async with app.services.sessions() as db:
         states = Counter((await db.exec(select(OutboxRow.status))).all())
     assert set(states) <= {Status.sent, Status.pending}, states  # nothing left leased
