@@ -44,13 +44,8 @@ class App:
 
     def default_menus(self) -> dict[str, Menu]:
         """What a person who never opened the bot sees: the citizen's commands."""
-        menus = {}
-        for locale in self.services.translations.locales:
-            t = self.services.translations.get(locale)
-            menus[locale] = Menu(locale, Role.citizen, [
-                (r.key, t._(r.description or r.key)) for r in self.dispatcher.menu(Role.citizen)
-            ])
-        return menus
+        return {locale: self.dispatcher.menu_in(Role.citizen, locale)
+                for locale in self.services.translations.locales}
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:

@@ -101,22 +101,13 @@ class Dispatcher:
                 await conversations.save(db, incoming.channel, incoming.chat_id, ctx.state,
                                          stored, now)
             await db.commit()
-        menu = None
-        if ctx.menu_changed:
-            menu = await self.menu_for(incoming.channel, incoming.user_id)
+        menu = self.menu_in(ctx.account.role, ctx.t.locale) if ctx.menu_changed else None
         return Handled(replies, menu, ctx.t.locale)
 
-    async def menu_for(self, channel: str, user_id: str) -> Menu | None:
-        """The sender's current role and language, with the commands that role may use."""
-        async with self.services.sessions() as db:
-            account = await accounts.find(db, channel, user_id)
-            person = await db.get(Person, account.person_id) if account else None
-        if account is None or person is None:
-            return None
-        t = self.services.translations.get(account.locale)
-        role = Role(person.role)
-        return Menu(account.locale, role,
-                    [(r.key, t._(r.description or r.key)) for r in self.menu(role)])
+    def menu_in(self, role: Role, locale: str) -> Menu:
+        """The commands `role` may use, described in `locale`, for the platform's menu."""
+        t = self.services.translations.get(locale)
+        return Menu(locale, role, [(r.key, t._(r.description or r.key)) for r in self.menu(role)])
 
     async def _sender(
         self, db: AsyncSession, incoming: Incoming, now: Any

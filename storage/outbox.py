@@ -96,7 +96,7 @@ async def add(db: AsyncSession, row: OutboxRow) -> bool:
     return (result.rowcount or 0) == 1
 
 
-async def cancel_subject(db: AsyncSession, subject: str, now: datetime) -> int:
+async def cancel_subject(db: AsyncSession, subject: str) -> int:
     result = await db.exec(
         update(OutboxRow)
         .where(col(OutboxRow.subject) == subject, col(OutboxRow.status) == Status.pending)

@@ -279,7 +279,7 @@ async def test_clean_stop_finishes_sends_and_hands_back_the_rest(
     ids = await recipients(engine_app, 40)
     await notices(engine_app, ids)
     fake_telegram.delay_next("sendMessage", 0.3, times=40)
-    running = asyncio.create_task(dispatcher.run_once())
+    running = asyncio.create_task(dispatcher.drain())
     await fake_telegram.wait_for("sendMessage", 1)
     await dispatcher.stop()
     await running
@@ -396,3 +396,18 @@ async def test_a_citizen_notice_planned_at_night_goes_out_in_the_morning(
     clock.set(datetime(2027, 1, 1, 7, 0, tzinfo=zone))
     assert await dispatcher.drain() == 1
     assert list(per_chat(fake_telegram)) == [FIRST_CHAT]
+
+
+async def test_an_extension_moves_every_recipients_reminders(
+    engine_app: App, clock: ManualClock,
+) -> None:
+    a, b = await recipients(engine_app, 2)
+    planner = engine_app.services.planner
+    plan = {"kind": "task", "subject": "task:5", "params": {"title": "Số hóa hồ sơ"},
+            "timing": Timing.anytime, "rules": planner_rules("T-1d@08:00,T-0@08:00")}
+    async with engine_app.services.sessions() as db:
+        await planner.plan_deadline(db, recipients=[a, b], deadline=date(2026, 12, 4), **plan)
+        await planner.replan_deadline(db, recipients=[a, b], deadline=date(2026, 12, 11), **plan)
+        await db.commit()
+    by_status = Counter((r.status, r.params["deadline"]) for r in await rows(engine_app))
+    assert by_status == {(Status.cancelled, "2026-12-04"): 4, (Status.pending, "2026-12-11"): 4}

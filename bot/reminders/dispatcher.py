@@ -71,18 +71,7 @@ class OutboxDispatcher:
         self._flush_timer: asyncio.Task[None] | None = None
         self._stopping = False
 
-    # -- one round ----------------------------------------------------------------------
-    async def run_once(self) -> int:
-        """Claims one batch and sends it; returns how many rows it claimed."""
-        rows = await self._claim()
-        if not rows:
-            return 0
-        recipients = await self._recipients(rows)
-        await asyncio.gather(*(self._deliver(row, recipients.get(row.account_id))
-                               for row in rows))
-        await self._flush()
-        return len(rows)
-
+    # -- the queue ----------------------------------------------------------------------
     async def drain(self) -> int:
         """Sends until nothing is due. The next batch is claimed while the last half of the
         current one is still sending, so the channel never waits for the database."""

@@ -128,7 +128,7 @@ class Planner:
 
     async def cancel(self, db: AsyncSession, subject: str) -> int:
         """Pending rows about `subject` will not be sent (the task is done)."""
-        return await outbox.cancel_subject(db, subject, self.now())
+        return await outbox.cancel_subject(db, subject)
 
     async def reschedule(self, db: AsyncSession, subject: str, due: datetime) -> int:
         """Pending rows about `subject` move to `due` (within their timing rule)."""
