@@ -14,6 +14,7 @@ from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, SystemClock
 from bot.conversation import Dispatcher, Menu
+from bot.dossiers import notices as dossier_notices
 from bot.handlers import all_routers
 from bot.i18n import Translations
 from bot.reminders.dispatcher import DispatchSettings, OutboxDispatcher
@@ -21,7 +22,7 @@ from bot.reminders.limits import Limits
 from bot.reminders.planner import Planner
 from bot.reminders.subjects import SubjectChecks
 from bot.reminders.templates import builtin_templates
-from bot.reminders.ticks import build_scheduler
+from bot.reminders.ticks import Replanner, build_scheduler
 from bot.reminders.wakeup import Wakeup
 from bot.replies import ReplySender
 from bot.services import Services
@@ -30,6 +31,8 @@ from storage.db import create_engine, dispatcher_lock, session_factory
 from storage.models import Role
 
 log = logging.getLogger(__name__)
+# Nightly re-planning of every feature's reminders (calendar overrides may have changed).
+REPLANNERS: list[Replanner] = [dossier_notices.replan_all]
 
 
 @dataclass
@@ -64,6 +67,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         subjects=SubjectChecks(),
         wakeup=wakeup,
     )
+    dossier_notices.register(services.templates, services.subjects)
     return App(settings, engine, services, Dispatcher(services, all_routers()))
 
 
@@ -90,7 +94,7 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
     channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE,
                               request_timeout=settings.TELEGRAM_REQUEST_TIMEOUT)
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
-    scheduler = build_scheduler(app.services, outbox_dispatcher)
+    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS)
     runner: web.AppRunner | None = None
     with dispatcher_lock(settings.DATABASE_URL):
         try:

@@ -88,3 +88,23 @@ async def deactivate(db: AsyncSession, account_id: int, now: datetime) -> None:
         .values(active=False, blocked_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+async def accounts_of(db: AsyncSession, person_ids: set[int]) -> list[ChannelAccount]:
+    """The reachable chats of these people (one person may have several channels)."""
+    if not person_ids:
+        return []
+    stmt = select(ChannelAccount).where(
+        col(ChannelAccount.person_id).in_(person_ids), col(ChannelAccount.active).is_(True)
+    ).order_by(col(ChannelAccount.id))
+    return list((await db.exec(stmt)).all())
+
+
+async def people_in_units(db: AsyncSession, unit_ids: set[int],
+                          roles: set[Role] | None = None) -> list[Person]:
+    if not unit_ids:
+        return []
+    stmt = select(Person).where(col(Person.unit_id).in_(unit_ids)).order_by(col(Person.id))
+    if roles:
+        stmt = stmt.where(col(Person.role).in_([str(r) for r in roles]))
+    return list((await db.exec(stmt)).all())

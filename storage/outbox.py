@@ -106,6 +106,18 @@ async def cancel_subject(db: AsyncSession, subject: str) -> int:
     return result.rowcount or 0
 
 
+async def cancel_for_account(db: AsyncSession, subject: str, account_id: int) -> int:
+    """One recipient no longer wants messages about `subject` (unsubscribed)."""
+    result = await db.exec(
+        update(OutboxRow)
+        .where(col(OutboxRow.subject) == subject, col(OutboxRow.account_id) == account_id,
+               col(OutboxRow.status) == Status.pending)
+        .values(status=Status.cancelled, last_error="cancelled", lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 async def pending_for_subject(db: AsyncSession, subject: str) -> list[OutboxRow]:
     stmt = select(OutboxRow).where(
         col(OutboxRow.subject) == subject, col(OutboxRow.status) == Status.pending

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import storage.calendar  # noqa: F401  (all tables on the metadata, for TRUNCATE)
+import storage.dossiers  # noqa: F401
 import storage.outbox  # noqa: F401
 from bot.app import App, build_app
 from bot.clock import ManualClock

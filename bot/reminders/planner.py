@@ -130,6 +130,10 @@ class Planner:
         """Pending rows about `subject` will not be sent (the task is done)."""
         return await outbox.cancel_subject(db, subject)
 
+    async def cancel_for(self, db: AsyncSession, subject: str, account_id: int) -> int:
+        """Pending rows about `subject` for one recipient will not be sent (unsubscribed)."""
+        return await outbox.cancel_for_account(db, subject, account_id)
+
     async def reschedule(self, db: AsyncSession, subject: str, due: datetime) -> int:
         """Pending rows about `subject` move to `due` (within their timing rule)."""
         rows = await outbox.pending_for_subject(db, subject)

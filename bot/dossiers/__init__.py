@@ -1,0 +1,1 @@
+"""Citizens' dossiers: status rules, intake (import, HTTP API), notices and reminders."""
