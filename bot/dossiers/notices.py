@@ -299,10 +299,10 @@ def register(templates: Templates, subjects: SubjectChecks) -> None:
 
 
 async def _still_open(db: AsyncSession, ident: str) -> bool:
-    dossier = await db.get(Dossier, int(ident)) if ident.isdigit() else None
+    dossier = await db.get(Dossier, int(ident)) if ident.isdigit() and len(ident) <= 9 else None
     return dossier is not None and DossierStatus(dossier.status) in OPEN_STATUSES
 
 
 async def _still_waiting(db: AsyncSession, ident: str) -> bool:
-    dossier = await db.get(Dossier, int(ident)) if ident.isdigit() else None
+    dossier = await db.get(Dossier, int(ident)) if ident.isdigit() and len(ident) <= 9 else None
     return dossier is not None and dossier.status == DossierStatus.ready
