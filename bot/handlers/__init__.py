@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.handlers import help, invite, language, start
+from bot.handlers import dossier_citizen, dossier_staff, help, invite, language, start
 from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    return [start.router, help.router, language.router, invite.router]
+    return [start.router, help.router, language.router, invite.router,
+            dossier_citizen.router, dossier_staff.router]
