@@ -131,9 +131,17 @@ async def serve_console(app: App, persona: str) -> None:
     from bot.demo import seed_if_empty
 
     async with app.services.sessions() as db:
-        await seed_if_empty(db, app.services.clock.now(), app.settings.DEFAULT_LOCALE)
+        await seed_if_empty(app.services, db)
     channel = ConsoleChannel(app.services.translations, persona)
-    await channel.run(ReplySender(app.services, app.dispatcher, channel))
+    # Reminders and notices are delivered here too, so the sandbox shows the whole product.
+    outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
+    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS)
+    scheduler.start()
+    try:
+        await channel.run(ReplySender(app.services, app.dispatcher, channel))
+    finally:
+        scheduler.shutdown(wait=False)
+        await outbox_dispatcher.stop()
 
 
 async def _healthz(_: web.Request) -> web.Response:

@@ -3,14 +3,18 @@ bound to a console persona. Seeded once, on first use of an empty database."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.console import NAME as CONSOLE
 from bot.channels.console import persona_user_id
+from bot.dossiers import service
+from bot.dossiers.service import DossierInput
+from bot.services import Services
 from storage import accounts, units
+from storage.dossiers import DossierStatus
 from storage.models import ChannelAccount, Person, Role, Unit, UnitKind
 
 UNITS = [
@@ -34,10 +38,25 @@ PEOPLE = [
     ("Bùi Văn Lợi", Role.citizen, None, None),
 ]
 
+DOSSIERS = [
+    # code, procedure code, procedure, received (working days ago), period, status, followed
+    ("000.00.25.H20-261120-0001", "1.001193", "Đăng ký khai sinh", 1, 3,
+     DossierStatus.processing, True),
+    ("000.00.25.H20-261110-0002", "1.004222", "Chứng thực bản sao từ bản chính", 8, 5,
+     DossierStatus.processing, False),
+    ("000.00.25.H20-261118-0003", "1.003583", "Đăng ký thường trú", 3, 7,
+     DossierStatus.needs_supplement, False),
+    ("000.00.25.H20-261116-0004", "1.000894", "Xác nhận tình trạng hôn nhân", 2, 5,
+     DossierStatus.ready, True),
+]
+DEMO_MISSING = "Bản sao sổ hộ khẩu hoặc giấy xác nhận thông tin cư trú; tờ khai CT01 có chữ ký"
 
-async def seed_if_empty(db: AsyncSession, now: datetime, locale: str) -> bool:
+
+async def seed_if_empty(services: Services, db: AsyncSession) -> bool:
     if (await db.exec(select(Unit.id).limit(1))).first() is not None:
         return False
+    now, locale = services.clock.now(), services.settings.DEFAULT_LOCALE
+    accounts_by_persona: dict[str, int] = {}
     by_code: dict[str, Unit] = {}
     for code, name, kind, parent in UNITS:
         by_code[code] = await units.add(db, code, name, kind, by_code.get(parent or ""), now)
@@ -45,18 +64,48 @@ async def seed_if_empty(db: AsyncSession, now: datetime, locale: str) -> bool:
         unit = by_code.get(unit_code or "")
         person = await accounts.add_person(db, name, role, unit.id if unit else None, now)
         if persona:
-            await _bind_console(db, person, persona, now, locale)
+            accounts_by_persona[persona] = await _bind_console(db, person, persona, now, locale)
+    await _seed_dossiers(services, db, by_code, accounts_by_persona["citizen"])
     await db.commit()
     return True
 
 
+async def _seed_dossiers(services: Services, db: AsyncSession, by_code: dict[str, Unit],
+                         citizen_account: int) -> None:
+    """A few dossiers around today: due soon, overdue, waiting for supplements, ready.
+    The citizen persona follows two of them, the staff persona handles them all."""
+    calendar = await services.planner.calendar(db)
+    zone = services.settings.zone
+    today = services.clock.now().astimezone(zone).date()
+    day = today
+    past: list[date] = []
+    while len(past) < 8:
+        day -= timedelta(days=1)
+        if calendar.is_working_day(day):
+            past.append(day)
+    for code, procedure_code, procedure, received_days_ago, period, status, follow in DOSSIERS:
+        received = datetime.combine(past[received_days_ago - 1], time(9, 30), tzinfo=zone)
+        outcome = await service.upsert(services, db, by_code["MYTHO"], DossierInput(
+            code=code, procedure_code=procedure_code, procedure_name=procedure,
+            received_at=received, period_days=period, citizen_name="Đặng Văn Sơn",
+            citizen_phone="0912345678", handler_names=["Lê Minh Tâm"],
+            status=status, missing=DEMO_MISSING if status == DossierStatus.needs_supplement
+            else None,
+        ), source="demo")
+        if follow:
+            await service.subscribe(services, db, outcome.dossier, citizen_account)
+
+
 async def _bind_console(
     db: AsyncSession, person: Person, persona: str, now: datetime, locale: str
-) -> None:
+) -> int:
     assert person.id is not None
     user = persona_user_id(persona)
-    db.add(ChannelAccount(
+    account = ChannelAccount(
         person_id=person.id, channel=CONSOLE, platform_user_id=user, chat_id=user,
         locale=locale, created_at=now, last_seen_at=now,
-    ))
+    )
+    db.add(account)
     await db.flush()
+    assert account.id is not None
+    return account.id

@@ -54,6 +54,9 @@ class ConsoleChannel:
     async def send(self, chat_id: str, out: Outgoing, locale: str) -> DeliveryResult:
         t = self.translations.get(locale)
         self._counter += 1
+        if chat_id != persona_user_id(self.persona):
+            # A message for another persona (a reminder, a notice): shown, and marked.
+            self._print(f"[→ {chat_id.removeprefix('demo-')}]")
         self._print(plain(numbered(out, t)))
         for attachment in out.attachments:
             self._print(f"[{attachment.kind}: {attachment.filename or 'file'}]")
