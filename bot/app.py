@@ -6,8 +6,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import Channel
@@ -29,6 +29,9 @@ from bot.services import Services
 from bot.settings import Settings
 from storage.db import create_engine, dispatcher_lock, session_factory
 from storage.models import Role
+
+if TYPE_CHECKING:
+    from bot.api.app import WebhookReceiver
 
 log = logging.getLogger(__name__)
 # Nightly re-planning of every feature's reminders (calendar overrides may have changed).
@@ -87,7 +90,10 @@ def build_outbox_dispatcher(app: App, channels: dict[str, Channel]) -> OutboxDis
 
 async def serve_telegram(app: App, receive: bool = True) -> None:
     """Runs the Telegram bot until cancelled: polling, or a webhook when PUBLIC_URL is set,
-    and the outbox dispatcher. `receive=False` runs only the dispatcher (a worker)."""
+    the outbox dispatcher, and the HTTP server on PORT (the API for the one-stop software,
+    and the webhook). `receive=False` runs only the dispatcher (a worker: no port)."""
+    from bot.api.app import build_api
+    from bot.api.server import HttpServer
     from bot.channels.telegram import TelegramChannel
 
     settings = app.settings
@@ -95,7 +101,7 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
                               request_timeout=settings.TELEGRAM_REQUEST_TIMEOUT)
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
     scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS)
-    runner: web.AppRunner | None = None
+    http: HttpServer | None = None
     with dispatcher_lock(settings.DATABASE_URL):
         try:
             await channel.start()
@@ -105,25 +111,35 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
                 await asyncio.Event().wait()
             await channel.set_default_menus(app.default_menus(), settings.DEFAULT_LOCALE)
             on_update = ReplySender(app.services, app.dispatcher, channel)
+            webhook: WebhookReceiver | None = None
             if settings.webhook_mode:
-                web_app = web.Application(client_max_size=1 << 20)
-                web_app.add_routes(channel.webhook_routes(settings.WEBHOOK_SECRET, on_update))
-                web_app.add_routes([web.get("/healthz", _healthz)])
-                runner = web.AppRunner(web_app)
-                await runner.setup()
-                await web.TCPSite(runner, "0.0.0.0", settings.PORT).start()  # noqa: S104
+                secret = settings.WEBHOOK_SECRET
+
+                async def receive_update(given: str | None, body: bytes) -> int:
+                    return await channel.receive_webhook(secret, given, body, on_update)
+
+                webhook = receive_update
+            if settings.API_ENABLED or webhook is not None:
+                api = build_api(app, telegram_webhook=webhook, deep_link=channel.deep_link,
+                                dossiers=settings.API_ENABLED)
+                http = HttpServer(api, settings.PORT)
+                await http.start()
+                log.info("HTTP on port %d (API %s)", settings.PORT,
+                         "on" if settings.API_ENABLED else "off")
+            if webhook is not None:
+                assert http is not None
                 await channel.set_webhook(settings.PUBLIC_URL, settings.WEBHOOK_SECRET)
-                log.info("webhook mode on port %d as @%s", settings.PORT, channel.username)
-                await asyncio.Event().wait()
+                log.info("webhook mode as @%s", channel.username)
+                await http.wait()
             else:
                 log.info("long polling as @%s", channel.username)
                 await channel.run(on_update)
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
+            if http is not None:
+                await http.stop()
             await outbox_dispatcher.stop()
-            if runner is not None:
-                await runner.cleanup()
             await channel.close()
 
 
@@ -142,7 +158,3 @@ async def serve_console(app: App, persona: str) -> None:
     finally:
         scheduler.shutdown(wait=False)
         await outbox_dispatcher.stop()
-
-
-async def _healthz(_: web.Request) -> web.Response:
-    return web.Response(text="ok")

@@ -10,11 +10,14 @@ from typing import Annotated
 
 import typer
 
+from bot import cli_qr
 from bot.app import App, serve_console, serve_telegram
 from bot.channels.base import ChannelStartError
 from bot.channels.console import PERSONAS
+from bot.cli_apikey import apikey_cli
 from bot.cli_calendar import calendar_cli
 from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.cli_dossiers import register as register_dossiers
 from bot.settings import Settings
 from storage import db as storage_db
 from storage.db import DispatcherLocked
@@ -26,6 +29,9 @@ unit_cli = typer.Typer(help="Units: province, departments, communes and wards, o
                        no_args_is_help=True)
 cli.add_typer(unit_cli, name="unit")
 cli.add_typer(calendar_cli, name="calendar")
+cli.add_typer(apikey_cli, name="apikey")
+register_dossiers(cli)
+cli.command("qr")(cli_qr.qr)
 @cli.command()
 def migrate() -> None:
     """Create or upgrade the database tables."""

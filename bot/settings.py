@@ -23,10 +23,13 @@ class Settings(BaseSettings):
 
     TELEGRAM_BOT_TOKEN: str = ""
     TELEGRAM_API_BASE: str = OFFICIAL_TELEGRAM_API
+    TELEGRAM_BOT_USERNAME: str = ""  # for links printed offline (QR slips); else getMe
     DATABASE_URL: str = "sqlite+aiosqlite:///./var/hanchot.db"
     PUBLIC_URL: str = ""
     WEBHOOK_SECRET: str = ""
     PORT: int = Field(default=8080, ge=1, le=65535)
+    # The HTTP API for the one-stop software, on PORT next to the bot (`hanchot run`).
+    API_ENABLED: bool = True
     TIMEZONE: str = "Asia/Ho_Chi_Minh"
     DEFAULT_LOCALE: str = "vi"
     INVITE_TTL_DAYS: int = Field(default=7, ge=1, le=90)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, func
+from sqlalchemy import Column, Index, delete, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -265,3 +265,8 @@ async def record_failed_lookup(db: AsyncSession, channel: str, chat_id: str,
 
 async def count(db: AsyncSession) -> int:
     return (await db.exec(select(func.count()).select_from(Dossier))).one()
+
+
+async def prune_lookups(db: AsyncSession, before: datetime) -> None:
+    """Failed lookups older than the lock-out window no longer matter."""
+    await db.exec(delete(LookupAttempt).where(col(LookupAttempt.at) < before))

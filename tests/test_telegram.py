@@ -56,8 +56,9 @@ def free_port() -> int:
 async def _start(settings: Settings, clock: ManualClock, fake: FakeTelegramServer,
                  **overrides: object) -> AsyncIterator[Running]:
     configured = load_settings(
+        # A port of its own: `serve_telegram` serves the HTTP API in polling mode too.
         **{**settings.model_dump(), "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-           "TELEGRAM_API_BASE": fake.base_url, **overrides},
+           "TELEGRAM_API_BASE": fake.base_url, "PORT": free_port(), **overrides},
         _env_file=None,
     )
     app = build_app(configured, clock)

@@ -5,7 +5,6 @@ all explain it the same way."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -33,22 +32,21 @@ STATUS_LABELS = {
 }
 
 
-@dataclass(frozen=True)
 class Refused(Exception):  # noqa: N818 (a refusal is an outcome, not a fault)
     """A change the rules do not allow; `explain` says why in the reader's language."""
 
-    msgid: str
-    params: dict[str, Any] = field(default_factory=dict)
-    kind: str = "forbidden"
+    def __init__(self, msgid: str, params: dict[str, Any] | None = None,
+                 kind: str = "forbidden") -> None:
+        super().__init__(f"{kind}: {msgid}")
+        self.msgid = msgid
+        self.params = params or {}
+        self.kind = kind
 
     def explain(self, t: Translator) -> str:
         params = {k: (t._(STATUS_LABELS[v]) if isinstance(v, S) else
                       t.date(v) if isinstance(v, date) else v)
                   for k, v in self.params.items()}
         return t._(self.msgid, **params)
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.msgid}"
 
 
 def check_transition(current: S, new: S, supplement_count: int) -> None:

@@ -1,5 +1,6 @@
 """/start: a greeting that says what the bot does for this person, and deep links
-(t.me/<bot>?start=<payload>) that bind an invited civil servant to their chat."""
+(t.me/<bot>?start=<payload>) that bind an invited civil servant to their chat or, from a
+QR slip (d_<token>), let a citizen follow their dossier."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 from dataclasses import replace
 
 from bot import invites
+from bot.dossiers import service
+from bot.handlers import dossier_citizen
 from bot.i18n import N_
 from bot.invites import Redemption
 from bot.routing import Context, Router
@@ -20,6 +23,9 @@ router = Router("start")
 @router.command("start", description=N_("Start and see what I can do for you"))
 async def start(ctx: Context) -> None:
     payload = ctx.incoming.args
+    if payload.startswith(service.DEEP_LINK_PREFIX):
+        await dossier_citizen.open_slip(ctx, payload)
+        return
     if payload:
         await _open_link(ctx, payload)
         return

@@ -15,20 +15,23 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.logs import describe_failure
 from bot.reminders.dispatcher import OutboxDispatcher
 from bot.services import Services
-from storage import conversations
+from storage import conversations, dossiers
 
 log = structlog.get_logger(__name__)
 
 UPDATE_MEMORY = timedelta(days=7)
 STATE_MEMORY = timedelta(days=2)
+LOOKUP_MEMORY = timedelta(hours=2)  # the /tracuu lock-out looks back one hour
 Replanner = Callable[[Services], Awaitable[None]]
 
 
 async def prune_conversations(services: Services) -> None:
-    """Forget handled update ids after a week and abandoned conversation steps after two days."""
+    """Forget handled update ids after a week, abandoned conversation steps after two days
+    and failed dossier lookups after two hours."""
     now = services.clock.now()
     async with services.sessions() as db:
         await conversations.prune(db, now - UPDATE_MEMORY, now - STATE_MEMORY)
+        await dossiers.prune_lookups(db, now - LOOKUP_MEMORY)
         await db.commit()
 
 

@@ -1,0 +1,47 @@
+"""`hanchot import-dossiers FILE --unit CODE`: the one-stop software's export, all or
+nothing, with the report in the default language. Exit codes: 0 imported (or checked, with
+--dry-run), 1 the file was refused (bad rows, missing columns, too big), 2 usage errors (an
+unknown unit, a file that cannot be read)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.app import App
+from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.dossiers.importer import ImportReport, import_dossiers, render_report
+
+USAGE_PROBLEMS = frozenset({"unknown_unit", "unreadable"})
+
+
+def import_command(
+    file: Annotated[Path, typer.Argument(help="The export: .xlsx or .csv")],
+    unit: Annotated[str, typer.Option(help="Code of the unit the dossiers belong to")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the file, save nothing")]
+    = False,
+) -> None:
+    """Import dossiers from the one-stop software's export (XLSX or CSV), all or nothing."""
+    settings = settings_or_exit()
+
+    async def work(app: App) -> tuple[ImportReport, str]:
+        await require_migrated(app)
+        report = await import_dossiers(app.services, file, unit, dry_run=dry_run)
+        t = app.services.translations.get(settings.DEFAULT_LOCALE)
+        # Translated texts are HTML-escaped for the chats; a terminal shows them plain.
+        return report, html.unescape(render_report(t, report))
+
+    report, rendered = with_app(settings, work)
+    if report.problem is not None and report.problem.kind in USAGE_PROBLEMS:
+        err.print(rendered, markup=False)
+        raise typer.Exit(2)
+    out.print(rendered, markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("import-dossiers")(import_command)
