@@ -16,7 +16,14 @@ from bot.channels.base import ChannelStartError
 from bot.channels.console import PERSONAS
 from bot.cli_apikey import apikey_cli
 from bot.cli_calendar import calendar_cli
-from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.cli_common import (
+    err,
+    out,
+    require_migrated,
+    settings_or_exit,
+    unit_or_exit,
+    with_app,
+)
 from bot.cli_dossiers import register as register_dossiers
 from bot.settings import Settings
 from storage import db as storage_db
@@ -211,7 +218,6 @@ def invite(
 ) -> None:
     """Print a single-use invite link that binds a civil servant's chat to their role."""
     from bot import invites
-    from storage import units
 
     settings = settings_or_exit()
     if role == Role.citizen:
@@ -229,11 +235,7 @@ def invite(
     async def work(app: App) -> tuple[str, str]:
         await require_migrated(app)
         async with app.services.sessions() as db:
-            found = await units.by_code(db, unit)
-            if found is None:
-                err.print(f"No unit has the code {unit.upper()}. See: hanchot unit list",
-                          markup=False)
-                raise typer.Exit(1)
+            found = await unit_or_exit(db, unit)
             payload, expires = await invites.create(
                 db, role=role, unit=found, name=name, created_by=None,
                 now=app.services.clock.now(), ttl=ttl,

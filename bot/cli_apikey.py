@@ -3,33 +3,22 @@ once, when it is made; afterwards only its prefix is known (to list and revoke i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bot.app import App
-from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.cli_common import err, out, run_migrated, unit_or_exit
 from bot.clock import as_utc
 from bot.dossiers import apikeys
-from storage import audit, units
+from storage import audit
 
 apikey_cli = typer.Typer(help="API keys of the one-stop software (HTTP API).",
                          no_args_is_help=True)
-T = TypeVar("T")
 
-
-def _run(work: Callable[[App], Awaitable[T]]) -> T:
-    settings = settings_or_exit()
-
-    async def checked(app: App) -> T:
-        await require_migrated(app)
-        return await work(app)
-
-    return with_app(settings, checked)
 
 
 @apikey_cli.command("create")
@@ -46,18 +35,14 @@ def create(
     async def work(app: App) -> tuple[str, str]:
         now = app.services.clock.now()
         async with app.services.sessions() as db:
-            found = await units.by_code(db, unit)
-            if found is None:
-                err.print(f"No unit has the code {unit.upper()}. See: hanchot unit list",
-                          markup=False)
-                raise typer.Exit(1)
+            found = await unit_or_exit(db, unit)
             plaintext, key = await apikeys.create(db, found, label, now)
             await audit.record(db, actor_id=None, action="apikey_create", subject=key.prefix,
                                now=now, unit=found.code)
             await db.commit()
             return plaintext, found.code
 
-    plaintext, code = _run(work)
+    plaintext, code = run_migrated(work)
     # The key alone on the first line, so a script can take it with `head -1`.
     out.print(plaintext, markup=False, soft_wrap=True)
     err.print(f"API key for unit {code} (and the units under it). Store it now in the "
@@ -86,7 +71,7 @@ def list_keys() -> None:
                           when(key.last_used_at), when(key.revoked_at))
         return table
 
-    table = _run(work)
+    table = run_migrated(work)
     if table.row_count == 0:
         out.print("No API keys yet. Make one with: hanchot apikey create --unit CODE",
                   markup=False)
@@ -120,4 +105,4 @@ def revoke(prefix: Annotated[str, typer.Argument(help="The prefix `apikey list` 
             await db.commit()
             return f"API key {key.prefix} is revoked: requests with it are refused from now on."
 
-    out.print(_run(work), markup=False)
+    out.print(run_migrated(work), markup=False)

@@ -3,22 +3,20 @@ the public holidays the `holidays` package knows), and a due-date check anyone c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from bot.app import App
-from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.cli_common import err, out, run_migrated
 from bot.reminders.calendar import WorkingCalendar
 from storage import audit
 from storage import calendar as calendar_days
 
 calendar_cli = typer.Typer(help="Working days: public holidays, days off and make-up days.",
                            no_args_is_help=True)
-T = TypeVar("T")
 WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
 
 
@@ -31,15 +29,6 @@ def parse_day(text: str) -> date:
             continue
     raise typer.BadParameter(f"{text!r} is not a date like 2026-01-02 or 02/01/2026")
 
-
-def _run(work: Callable[[App], Awaitable[T]]) -> T:
-    settings = settings_or_exit()
-
-    async def checked(app: App) -> T:
-        await require_migrated(app)
-        return await work(app)
-
-    return with_app(settings, checked)
 
 
 def _set(day: str, working: bool, note: str) -> None:
@@ -55,7 +44,7 @@ def _set(day: str, working: bool, note: str) -> None:
                                subject=when.isoformat(), now=now, working=working)
             await db.commit()
 
-    _run(work)
+    run_migrated(work)
     kind = "a working day" if working else "a day off"
     out.print(f"{when:%d/%m/%Y} is now {kind}.")
 
@@ -86,7 +75,7 @@ def remove(day: str) -> None:
             await db.commit()
             return removed
 
-    if not _run(work):
+    if not run_migrated(work):
         err.print(f"There was no override on {when:%d/%m/%Y}.")
         raise typer.Exit(1)
     out.print(f"{when:%d/%m/%Y} follows the public calendar again.")
@@ -101,7 +90,7 @@ def list_days(year: Annotated[int, typer.Option(help="The year to show")] = 0) -
         async with app.services.sessions() as db:
             return await app.services.planner.calendar(db)
 
-    calendar = _run(work)
+    calendar = run_migrated(work)
     table = Table("date", "day", "working?", "why", title=f"Working calendar {year}")
     day = date(year, 1, 1)
     while day.year == year:
@@ -137,4 +126,4 @@ def due(
         moment = start if start.tzinfo else start.replace(tzinfo=app.settings.zone)
         return calendar.due_date(moment, days)
 
-    out.print(f"{_run(work):%d/%m/%Y}")
+    out.print(f"{run_migrated(work):%d/%m/%Y}")

@@ -11,11 +11,14 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import App, build_app
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage import db as storage_db
+from storage import units
+from storage.models import Unit
 
 T = TypeVar("T")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -58,3 +61,22 @@ async def require_migrated(app: App) -> None:
         raise typer.Exit(1)
 
 
+
+
+def run_migrated(work: Callable[[App], Awaitable[T]]) -> T:
+    """A short command on a migrated database: settings, app, work, done."""
+    settings = settings_or_exit()
+
+    async def checked(app: App) -> T:
+        await require_migrated(app)
+        return await work(app)
+
+    return with_app(settings, checked)
+
+
+async def unit_or_exit(db: AsyncSession, code: str) -> Unit:
+    found = await units.by_code(db, code)
+    if found is None:
+        err.print(f"No unit has the code {code.upper()}. See: hanchot unit list", markup=False)
+        raise typer.Exit(1)
+    return found

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.types import UTCDateTime
+from storage.types import utc_column
 
 NOTE_MAX = 255
 
-
-def _utc_column(nullable: bool = False, index: bool = False) -> Column:
-    return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
 class CalendarDay(SQLModel, table=True):
@@ -27,7 +23,7 @@ class CalendarDay(SQLModel, table=True):
     day: date = Field(primary_key=True)
     working: bool
     note: str = Field(default="", max_length=NOTE_MAX)
-    created_at: datetime = Field(sa_column=_utc_column())
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 async def set_day(db: AsyncSession, day: date, working: bool, note: str, now: datetime) -> None:

@@ -7,19 +7,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, delete, func
+from sqlalchemy import Index, delete, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.types import UTCDateTime
+from storage.types import utc_column
 
 CODE_MAX = 64
 NAME_MAX = 255
 TEXT_MAX = 2000
 
-
-def _utc(nullable: bool = False, index: bool = False) -> Column:
-    return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
 class DossierStatus(StrEnum):
@@ -51,20 +48,20 @@ class Dossier(SQLModel, table=True):
     unit_id: int = Field(foreign_key="units.id")
     # Names as the one-stop software wrote them; linked people are in dossier_handlers.
     handler_names: str = Field(default="", max_length=NAME_MAX)
-    received_at: datetime = Field(sa_column=_utc())
-    due_at: datetime = Field(sa_column=_utc(index=True))
+    received_at: datetime = Field(sa_column=utc_column())
+    due_at: datetime = Field(sa_column=utc_column(index=True))
     # The date on the appointment slip; moves with an apology, unlike due_at.
-    appointment_at: datetime = Field(sa_column=_utc())
+    appointment_at: datetime = Field(sa_column=utc_column())
     status: str = Field(default=DossierStatus.received, max_length=20)
     supplement_count: int = Field(default=0)
     missing: str | None = Field(default=None, max_length=TEXT_MAX)
-    resolved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    returned_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    returned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     # The citizen's deep-link token (d_<token>): random, 144 bits, kept so a slip can be
     # reprinted.
     access_token: str = Field(max_length=64, unique=True, index=True)
-    created_at: datetime = Field(sa_column=_utc())
-    updated_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
 
 
 class DossierHandler(SQLModel, table=True):
@@ -85,7 +82,7 @@ class DossierEvent(SQLModel, table=True):
     to_status: str = Field(max_length=20)
     source: str = Field(max_length=16)
     actor_id: int | None = Field(default=None, foreign_key="people.id")
-    at: datetime = Field(sa_column=_utc())
+    at: datetime = Field(sa_column=utc_column())
 
 
 class DossierApology(SQLModel, table=True):
@@ -97,9 +94,9 @@ class DossierApology(SQLModel, table=True):
     dossier_id: int = Field(foreign_key="dossiers.id", index=True)
     reason: str = Field(max_length=TEXT_MAX)
     new_appointment: date
-    previous_appointment: datetime = Field(sa_column=_utc())
+    previous_appointment: datetime = Field(sa_column=utc_column())
     actor_id: int | None = Field(default=None, foreign_key="people.id")
-    created_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class DossierSubscription(SQLModel, table=True):
@@ -110,7 +107,7 @@ class DossierSubscription(SQLModel, table=True):
     dossier_id: int = Field(foreign_key="dossiers.id", primary_key=True)
     account_id: int = Field(foreign_key="channel_accounts.id", primary_key=True, index=True)
     active: bool = Field(default=True)
-    created_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class ApiKey(SQLModel, table=True):
@@ -123,9 +120,9 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, index=True)
     prefix: str = Field(max_length=16)
     label: str = Field(default="", max_length=NAME_MAX)
-    created_at: datetime = Field(sa_column=_utc())
-    last_used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    revoked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    last_used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class LookupAttempt(SQLModel, table=True):
@@ -137,7 +134,7 @@ class LookupAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
-    at: datetime = Field(sa_column=_utc())
+    at: datetime = Field(sa_column=utc_column())
 
 
 # -- queries ------------------------------------------------------------------------------

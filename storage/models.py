@@ -9,11 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
-
-
-def _utc_column(nullable: bool = False, index: bool = False) -> Column:
-    return Column(UTCDateTime(), nullable=nullable, index=index)
+from storage.types import utc_column
 
 
 class Role(StrEnum):
@@ -44,7 +40,7 @@ class Unit(SQLModel, table=True):
     name: str = Field(max_length=255)
     kind: str = Field(default=UnitKind.office, max_length=16)
     parent_id: int | None = Field(default=None, foreign_key="units.id", index=True)
-    created_at: datetime = Field(sa_column=_utc_column())
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class Person(SQLModel, table=True):
@@ -55,7 +51,7 @@ class Person(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     role: str = Field(default=Role.citizen, max_length=16, index=True)
     unit_id: int | None = Field(default=None, foreign_key="units.id", index=True)
-    created_at: datetime = Field(sa_column=_utc_column())
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class ChannelAccount(SQLModel, table=True):
@@ -69,9 +65,9 @@ class ChannelAccount(SQLModel, table=True):
     chat_id: str = Field(max_length=64, index=True)
     locale: str = Field(default="vi", max_length=8)
     active: bool = Field(default=True)
-    blocked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
-    created_at: datetime = Field(sa_column=_utc_column())
-    last_seen_at: datetime = Field(sa_column=_utc_column())
+    blocked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    last_seen_at: datetime = Field(sa_column=utc_column())
 
 
 class Invite(SQLModel, table=True):
@@ -83,9 +79,9 @@ class Invite(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="units.id")
     name: str = Field(max_length=255)
     created_by: int | None = Field(default=None, foreign_key="people.id")
-    created_at: datetime = Field(sa_column=_utc_column())
-    expires_at: datetime = Field(sa_column=_utc_column())
-    used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     used_by_account_id: int | None = Field(default=None, foreign_key="channel_accounts.id")
 
 
@@ -96,7 +92,7 @@ class ConversationState(SQLModel, table=True):
     chat_id: str = Field(primary_key=True, max_length=64)
     state: str | None = Field(default=None, max_length=64)
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(sa_column=_utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
 
 
 class ProcessedUpdate(SQLModel, table=True):
@@ -106,7 +102,7 @@ class ProcessedUpdate(SQLModel, table=True):
 
     channel: str = Field(primary_key=True, max_length=16)
     update_key: str = Field(primary_key=True, max_length=128)
-    received_at: datetime = Field(sa_column=_utc_column(index=True))
+    received_at: datetime = Field(sa_column=utc_column(index=True))
 
 
 class AuditEntry(SQLModel, table=True):
@@ -117,4 +113,4 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     subject: str = Field(default="", max_length=255)
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    at: datetime = Field(sa_column=_utc_column(index=True))
+    at: datetime = Field(sa_column=utc_column(index=True))

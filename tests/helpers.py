@@ -6,8 +6,11 @@ from datetime import timedelta
 
 from bot import invites
 from bot.app import App
+from bot.settings import Settings, load_settings
 from storage import units
 from storage.models import Role, UnitKind
+from tests.conftest import TEST_TOKEN
+from tests.fakes import FakeTelegramServer
 from tests.talk import Chat
 
 
@@ -41,3 +44,12 @@ async def member(app: App, role: Role, unit_code: str = "MYTHO", name: str = "LÃ
     payload = await new_invite(app, role, unit_code, name)
     await person.say(f"/start {payload}")
     return person
+
+
+def on_fake_telegram(settings: Settings, fake: FakeTelegramServer, **extra: object) -> Settings:
+    """The test's settings pointed at the fake Bot API server, one chat not rate-limited."""
+    return load_settings(**{
+        **settings.model_dump(), "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
+        "TELEGRAM_API_BASE": fake.base_url, "TELEGRAM_RATE_PER_CHAT_PER_SECOND": 100,
+        **extra,
+    }, _env_file=None)

@@ -24,14 +24,14 @@ from bot.api.app import build_api
 from bot.app import App, build_app, serve_telegram
 from bot.clock import ManualClock
 from bot.dossiers import apikeys
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from storage import dossiers as store
 from storage import units
 from storage.dossiers import Dossier, DossierStatus
 from tests.conftest import TEST_TOKEN
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units
+from tests.helpers import add_units, on_fake_telegram
 from tests.test_telegram import free_port
 
 fake_telegram = fake_telegram_fixture(token=TEST_TOKEN)
@@ -410,11 +410,7 @@ async def test_hanchot_run_serves_the_api_over_http(
 ) -> None:
     """Polling mode: the bot and the API on PORT in one process, until cancelled."""
     port = free_port()
-    configured = load_settings(
-        **{**settings.model_dump(), "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-           "TELEGRAM_API_BASE": fake_telegram.base_url, "PORT": port},
-        _env_file=None,
-    )
+    configured = on_fake_telegram(settings, fake_telegram, PORT=port)
     clock.set(local(2026, 11, 20, 9).astimezone(UTC))
     app = build_app(configured, clock)
     try:

@@ -18,16 +18,17 @@ from bot.app import App, build_app, serve_telegram
 from bot.clock import ManualClock
 from bot.dossiers import service
 from bot.dossiers.service import DossierInput
-from bot.settings import Settings, load_settings
-from storage import accounts, units
+from bot.settings import Settings
+from storage import accounts
 from storage import dossiers as store
 from storage.dossiers import Dossier, DossierStatus, LookupAttempt
 from storage.models import Role
 from storage.outbox import OutboxRow, Status
 from tests.conftest import TEST_TOKEN
+from tests.dossier_helpers import change, upsert
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units, member
+from tests.helpers import add_units, member, on_fake_telegram
 from tests.talk import Chat, buttons_info
 
 fake_telegram = fake_telegram_fixture(token=TEST_TOKEN)
@@ -52,23 +53,7 @@ async def create(app: App, code: str = "H20.26-0042", phone: str | None = PHONE,
                  **fields: object) -> Dossier:
     data = DossierInput(code=code, procedure_name="Đăng ký thường trú", citizen_phone=phone,
                         received_at=START, due_at=APPOINTMENT)
-    for key, value in fields.items():
-        setattr(data, key, value)
-    async with app.services.sessions() as db:
-        mytho = await units.by_code(db, "MYTHO")
-        assert mytho is not None
-        outcome = await service.upsert(app.services, db, mytho, data, source="test")
-        await db.commit()
-        return outcome.dossier
-
-
-async def change(app: App, code: str, status: DossierStatus, **kw: object) -> None:
-    async with app.services.sessions() as db:
-        dossier = await store.by_code(db, code)
-        assert dossier is not None
-        await service.change_status(app.services, db, dossier, status, source="test",
-                                    **kw)  # type: ignore[arg-type]
-        await db.commit()
+    return await upsert(app, data, **fields)
 
 
 async def account_id(app: App, chat: Chat) -> int:
@@ -307,9 +292,7 @@ async def test_a_status_change_is_one_pending_notice_in_vietnamese(office: App) 
 @pytest.fixture
 async def running(settings: Settings, clock: ManualClock,
                   fake_telegram: FakeTelegramServer) -> AsyncIterator[App]:
-    configured = load_settings(**{**settings.model_dump(), "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-                                  "TELEGRAM_API_BASE": fake_telegram.base_url,
-                                  "TELEGRAM_RATE_PER_CHAT_PER_SECOND": 100}, _env_file=None)
+    configured = on_fake_telegram(settings, fake_telegram)
     app = build_app(configured, clock)
     clock.set(START.astimezone(UTC))
     await add_units(app)

@@ -16,13 +16,13 @@ from bot.clock import ManualClock
 from bot.dossiers import service
 from bot.dossiers.service import DossierInput
 from bot.reminders.dispatcher import OutboxDispatcher
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from storage import units
 from storage.models import Role
 from tests.conftest import TEST_TOKEN
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units, member
+from tests.helpers import add_units, member, on_fake_telegram
 from tests.talk import buttons_info
 
 fake_telegram = fake_telegram_fixture(token=TEST_TOKEN)
@@ -37,9 +37,7 @@ def local(m: int, d: int, hh: int, mm: int = 0) -> datetime:
 @pytest.fixture
 async def office(settings: Settings, clock: ManualClock,
                  fake_telegram: FakeTelegramServer) -> AsyncIterator[App]:
-    configured = load_settings(**{**settings.model_dump(), "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-                                  "TELEGRAM_API_BASE": fake_telegram.base_url,
-                                  "TELEGRAM_RATE_PER_CHAT_PER_SECOND": 100}, _env_file=None)
+    configured = on_fake_telegram(settings, fake_telegram)
     app = build_app(configured, clock)
     clock.set(local(11, 25, 9).astimezone(UTC))
     await add_units(app)

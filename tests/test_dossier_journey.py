@@ -21,12 +21,12 @@ from bot.app import App, build_app, serve_telegram
 from bot.clock import ManualClock
 from bot.dossiers import apikeys
 from bot.dossiers.qr import slip_png
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from storage import units
 from tests.conftest import TEST_TOKEN
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units
+from tests.helpers import add_units, on_fake_telegram
 from tests.test_telegram import free_port
 
 fake_telegram = fake_telegram_fixture(token=TEST_TOKEN)
@@ -39,10 +39,8 @@ CITIZEN = 880011
 async def running(settings: Settings, clock: ManualClock,
                   fake_telegram: FakeTelegramServer) -> AsyncIterator[tuple[App, str, str]]:
     port = free_port()
-    configured = load_settings(**{**settings.model_dump(), "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-                                  "TELEGRAM_API_BASE": fake_telegram.base_url, "PORT": port,
-                                  "TELEGRAM_RATE_PER_CHAT_PER_SECOND": 100,
-                                  "DISPATCH_INTERVAL_SECONDS": 0.2}, _env_file=None)
+    configured = on_fake_telegram(settings, fake_telegram, PORT=port,
+                                  DISPATCH_INTERVAL_SECONDS=0.2)
     clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=HCM).astimezone(UTC))
     app = build_app(configured, clock)
     await add_units(app)

@@ -22,6 +22,7 @@ from storage import dossiers as store
 from storage.dossiers import Dossier, DossierStatus
 from storage.models import Role
 from storage.outbox import OutboxRow, Status
+from tests.dossier_helpers import change, upsert
 from tests.helpers import add_units, member
 from tests.talk import Chat
 
@@ -48,23 +49,7 @@ async def create(app: App, code: str = "H01.25-001", unit: str = "MYTHO",
                  **fields: object) -> Dossier:
     data = DossierInput(code=code, procedure_name="Đăng ký khai sinh",
                         received_at=START, period_days=5, handler_names=["Lê Minh Tâm"])
-    for key, value in fields.items():
-        setattr(data, key, value)
-    async with app.services.sessions() as db:
-        found = await units.by_code(db, unit)
-        assert found is not None
-        outcome = await service.upsert(app.services, db, found, data, source="test")
-        await db.commit()
-        return outcome.dossier
-
-
-async def change(app: App, code: str, status: DossierStatus, **kw: object) -> None:
-    async with app.services.sessions() as db:
-        dossier = await store.by_code(db, code)
-        assert dossier is not None
-        await service.change_status(app.services, db, dossier, status, source="test",
-                                    **kw)  # type: ignore[arg-type]
-        await db.commit()
+    return await upsert(app, data, unit, **fields)
 
 
 async def reload(app: App, code: str) -> Dossier:
