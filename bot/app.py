@@ -27,6 +27,7 @@ from bot.reminders.wakeup import Wakeup
 from bot.replies import ReplySender
 from bot.services import Services
 from bot.settings import Settings
+from bot.tasks import reminders as task_reminders
 from storage.db import create_engine, dispatcher_lock, session_factory
 from storage.models import Role
 
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # Nightly re-planning of every feature's reminders (calendar overrides may have changed).
-REPLANNERS: list[Replanner] = [dossier_notices.replan_all]
+REPLANNERS: list[Replanner] = [dossier_notices.replan_all, task_reminders.replan_all]
+MORNINGS: list[Replanner] = [task_reminders.morning_digest]
 
 
 @dataclass
@@ -71,6 +73,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         wakeup=wakeup,
     )
     dossier_notices.register(services.templates, services.subjects)
+    task_reminders.register(services.templates, services.subjects)
     return App(settings, engine, services, Dispatcher(services, all_routers()))
 
 
@@ -100,7 +103,7 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
     channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE,
                               request_timeout=settings.TELEGRAM_REQUEST_TIMEOUT)
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
-    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS)
+    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS)
     http: HttpServer | None = None
     with dispatcher_lock(settings.DATABASE_URL):
         try:
@@ -151,7 +154,7 @@ async def serve_console(app: App, persona: str) -> None:
     channel = ConsoleChannel(app.services.translations, persona)
     # Reminders and notices are delivered here too, so the sandbox shows the whole product.
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
-    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS)
+    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS)
     scheduler.start()
     try:
         await channel.run(ReplySender(app.services, app.dispatcher, channel))

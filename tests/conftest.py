@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 import storage.calendar  # noqa: F401  (all tables on the metadata, for TRUNCATE)
 import storage.dossiers  # noqa: F401
 import storage.outbox  # noqa: F401
+import storage.tasks  # noqa: F401
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.settings import Settings, load_settings, normalize_database_url

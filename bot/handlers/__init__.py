@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from bot.handlers import dossier_citizen, dossier_staff, help, invite, language, start
+from bot.handlers import (
+    dossier_citizen,
+    dossier_staff,
+    help,
+    invite,
+    language,
+    plan_upload,
+    start,
+    tasks,
+    unit_overview,
+)
 from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
     return [start.router, help.router, language.router, invite.router,
-            dossier_citizen.router, dossier_staff.router]
+            dossier_citizen.router, dossier_staff.router, tasks.router, plan_upload.router,
+            unit_overview.router]

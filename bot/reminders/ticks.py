@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 UPDATE_MEMORY = timedelta(days=7)
 STATE_MEMORY = timedelta(days=2)
 LOOKUP_MEMORY = timedelta(hours=2)  # the /tracuu lock-out looks back one hour
-Replanner = Callable[[Services], Awaitable[None]]
+Replanner = Callable[[Services], Awaitable[object]]
 
 
 async def prune_conversations(services: Services) -> None:
@@ -74,6 +74,7 @@ def build_scheduler(
     services: Services,
     dispatcher: OutboxDispatcher | None = None,
     replanners: list[Replanner] | None = None,
+    mornings: list[Replanner] | None = None,
 ) -> AsyncIOScheduler:
     zone = services.settings.zone
     scheduler = AsyncIOScheduler(timezone=zone)
@@ -85,6 +86,12 @@ def build_scheduler(
         replan, "cron", hour=1, minute=30, args=[services, replanners or []], id="replan",
         coalesce=True, max_instances=1, misfire_grace_time=None,
     )
+    for n, morning in enumerate(mornings or []):
+        # Each decides itself whether today is a working day (the calendar has overrides).
+        scheduler.add_job(
+            morning, "cron", hour=7, minute=30, args=[services], id=f"morning_{n}",
+            coalesce=True, max_instances=1, misfire_grace_time=3600,
+        )
     if dispatcher is not None:
         tick = DispatchTick(dispatcher)
         job = scheduler.add_job(

@@ -1,0 +1,7 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from bot.routing import Router
+
+router = Router("unit_overview")

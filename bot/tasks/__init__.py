@@ -1,0 +1,1 @@
+"""Reform (CCHC) tasks and the reporting calendar: plans, reminders, progress, extensions."""
