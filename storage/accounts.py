@@ -108,3 +108,10 @@ async def people_in_units(db: AsyncSession, unit_ids: set[int],
     if roles:
         stmt = stmt.where(col(Person.role).in_([str(r) for r in roles]))
     return list((await db.exec(stmt)).all())
+
+
+async def people_names(db: AsyncSession, person_ids: set[int]) -> list[str]:
+    if not person_ids:
+        return []
+    stmt = select(Person.name).where(col(Person.id).in_(person_ids)).order_by(col(Person.name))
+    return list((await db.exec(stmt)).all())

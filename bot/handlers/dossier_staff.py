@@ -4,9 +4,9 @@ heads also see their unit's overdue and due-soon; a card per dossier, and the ap
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
+from bot.dates import parse_day, working_days_left
 from bot.dossiers import service
 from bot.dossiers.rules import STATUS_LABELS, Refused
 from bot.messages import Option
@@ -21,7 +21,6 @@ router = Router("dossier_staff")
 
 LISTED = 10
 DUE_SOON_WORKING_DAYS = 2
-_DATE = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}))?\s*$")
 
 
 async def staff_dossiers(ctx: Context) -> None:
@@ -56,12 +55,12 @@ async def _watched(ctx: Context, calendar: WorkingCalendar, today: date) -> list
     scope = await _scope(ctx)
     found = await store.open_in_units(ctx.db, scope)
     return [d for d in found
-            if _working_days_left(calendar, today, _target(ctx, d)) <= DUE_SOON_WORKING_DAYS]
+            if working_days_left(calendar, today, _target(ctx, d)) <= DUE_SOON_WORKING_DAYS]
 
 
 def _line(ctx: Context, d: Dossier, calendar: WorkingCalendar, today: date) -> str:
     target = _target(ctx, d)
-    left = _working_days_left(calendar, today, target)
+    left = working_days_left(calendar, today, target)
     if left > 0:
         when = ctx.n_("{n} working day left", "{n} working days left", left)
     elif left == 0:
@@ -70,19 +69,6 @@ def _line(ctx: Context, d: Dossier, calendar: WorkingCalendar, today: date) -> s
         when = ctx.n_("overdue by {n} working day", "overdue by {n} working days", -left)
     return ctx._("• <b>{code}</b> {procedure} — due {date} ({when})", code=d.code,
                  procedure=d.procedure_name, date=ctx.t.date(target), when=when)
-
-
-def _working_days_left(calendar: WorkingCalendar, today: date, target: date) -> int:
-    """Working days from today to the target: 0 on the day, negative once past."""
-    if target == today:
-        return 0
-    step, n, day = (1, 0, today) if target > today else (-1, 0, target)
-    end = target if step == 1 else today
-    while day < end:
-        day = calendar.next_working_day(day)
-        if day <= end:
-            n += 1
-    return n * step
 
 
 @router.option("dsv", roles=STAFF_ROLES)
@@ -178,21 +164,6 @@ async def typed_date(ctx: Context) -> None:
         text += "\n" + ctx._("The citizen does not follow this dossier in the chat: please "
                              "also send the apology letter (form 04) by the usual means.")
     ctx.reply(text)
-
-
-def parse_day(text: str, today: date) -> date | None:
-    """dd/mm/yyyy, or dd/mm meaning the next such date from today."""
-    match = _DATE.match(text)
-    if not match:
-        return None
-    day, month, year = int(match[1]), int(match[2]), match[3]
-    try:
-        found = date(int(year) if year else today.year, month, day)
-        if not year and found < today:
-            found = date(today.year + 1, month, day)
-    except ValueError:
-        return None
-    return found
 
 
 async def _dossier_in_reach(ctx: Context) -> Dossier:
