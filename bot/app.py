@@ -28,6 +28,7 @@ from bot.replies import ReplySender
 from bot.services import Services
 from bot.settings import Settings
 from bot.tasks import reminders as task_reminders
+from bot.tasks import report_calendar
 from storage.db import create_engine, dispatcher_lock, session_factory
 from storage.models import Role
 
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # Nightly re-planning of every feature's reminders (calendar overrides may have changed).
-REPLANNERS: list[Replanner] = [dossier_notices.replan_all, task_reminders.replan_all]
+REPLANNERS: list[Replanner] = [dossier_notices.replan_all, report_calendar.nightly,
+                               task_reminders.replan_all]
 MORNINGS: list[Replanner] = [task_reminders.morning_digest]
 
 
@@ -107,6 +109,7 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
     http: HttpServer | None = None
     with dispatcher_lock(settings.DATABASE_URL):
         try:
+            await report_calendar.at_startup(app.services)
             await channel.start()
             scheduler.start()
             if not receive:
@@ -151,6 +154,7 @@ async def serve_console(app: App, persona: str) -> None:
 
     async with app.services.sessions() as db:
         await seed_if_empty(app.services, db)
+    await report_calendar.at_startup(app.services)
     channel = ConsoleChannel(app.services.translations, persona)
     # Reminders and notices are delivered here too, so the sandbox shows the whole product.
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})

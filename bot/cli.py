@@ -25,6 +25,7 @@ from bot.cli_common import (
     with_app,
 )
 from bot.cli_dossiers import register as register_dossiers
+from bot.cli_tasks import register as register_tasks
 from bot.settings import Settings
 from storage import db as storage_db
 from storage.db import DispatcherLocked
@@ -38,6 +39,7 @@ cli.add_typer(unit_cli, name="unit")
 cli.add_typer(calendar_cli, name="calendar")
 cli.add_typer(apikey_cli, name="apikey")
 register_dossiers(cli)
+register_tasks(cli)
 cli.command("qr")(cli_qr.qr)
 @cli.command()
 def migrate() -> None:

@@ -17,7 +17,7 @@ from bot.i18n import N_, Translator
 from bot.logs import describe_failure
 from bot.messages import AccountView, Incoming, Outgoing
 from bot.rendering import choosable, pick_option
-from bot.routing import ChannelInfo, Context, Refusal, Route, Router
+from bot.routing import DOCUMENT, ChannelInfo, Context, Refusal, Route, Router
 from bot.services import Services
 from storage import accounts, audit, conversations
 from storage.models import ChannelAccount, Person, Role
@@ -49,10 +49,11 @@ class Dispatcher:
         self._commands: dict[str, Route] = {}
         self._options: dict[str, Route] = {}
         self._states: dict[str, Route] = {}
+        self._documents: dict[str, Route] = {}
         for router in routers:
             for route in router.routes:
                 table = {"command": self._commands, "option": self._options,
-                         "state": self._states}[route.kind]
+                         "state": self._states, "document": self._documents}[route.kind]
                 if route.key in table:
                     raise ValueError(f"{route.kind} {route.key!r} registered twice")
                 table[route.key] = route
@@ -174,6 +175,9 @@ class Dispatcher:
                 return
         elif ctx.state is not None and ctx.state in self._states:
             route = self._states[ctx.state]
+        elif (msg.attachment is not None and msg.attachment.kind == "document"
+              and DOCUMENT in self._documents):
+            route = self._documents[DOCUMENT]
         elif not (msg.text or "").strip() and (
             msg.attachment is None or msg.attachment.kind == "sticker"
         ):

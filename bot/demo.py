@@ -13,9 +13,12 @@ from bot.channels.console import persona_user_id
 from bot.dossiers import service
 from bot.dossiers.service import DossierInput
 from bot.services import Services
+from bot.tasks import service as task_service
+from bot.tasks.service import TaskInput
 from storage import accounts, units
 from storage.dossiers import DossierStatus
 from storage.models import ChannelAccount, Person, Role, Unit, UnitKind
+from storage.tasks import PlanKind, Recurrence
 
 UNITS = [
     # code, name, kind, parent
@@ -51,6 +54,20 @@ DOSSIERS = [
 ]
 DEMO_MISSING = "Bản sao sổ hộ khẩu hoặc giấy xác nhận thông tin cư trú; tờ khai CT01 có chữ ký"
 
+PLAN = [
+    # STT, task, output, deadline in days from today, assignee, recurrence
+    ("1", "Rà soát, đánh giá thủ tục hành chính thuộc thẩm quyền giải quyết của phường",
+     "Báo cáo kết quả rà soát", 2, "Lê Minh Tâm", None),
+    ("2", "Tổ chức khảo sát mức độ hài lòng của người dân (SIPAS) tại Bộ phận Một cửa",
+     "Báo cáo kết quả khảo sát", 0, "Lê Minh Tâm", None),
+    ("3", "Số hóa hồ sơ, kết quả giải quyết thủ tục hành chính còn hiệu lực",
+     "Báo cáo tỷ lệ số hóa", -3, "Lê Minh Tâm", None),
+    ("4", "Tuyên truyền cải cách hành chính trên trang thông tin điện tử của phường",
+     "Tin, bài đăng tải", 0, "Phạm Thu Hà", Recurrence.monthly),
+    ("5", "Rà soát quy chế làm việc và quy trình nội bộ giải quyết thủ tục hành chính",
+     "Quyết định ban hành quy trình", 24, None, None),
+]
+
 
 async def seed_if_empty(services: Services, db: AsyncSession) -> bool:
     if (await db.exec(select(Unit.id).limit(1))).first() is not None:
@@ -66,6 +83,7 @@ async def seed_if_empty(services: Services, db: AsyncSession) -> bool:
         if persona:
             accounts_by_persona[persona] = await _bind_console(db, person, persona, now, locale)
     await _seed_dossiers(services, db, by_code, accounts_by_persona["citizen"])
+    await _seed_plan(services, db, by_code)
     await db.commit()
     return True
 
@@ -94,6 +112,29 @@ async def _seed_dossiers(services: Services, db: AsyncSession, by_code: dict[str
         ), source="demo")
         if follow:
             await service.subscribe(services, db, outcome.dossier, citizen_account)
+
+
+async def _seed_plan(services: Services, db: AsyncSession, by_code: dict[str, Unit]) -> None:
+    """Mỹ Tho's reform plan for this year, its deadlines placed around today so that the
+    sandbox shows reminders, a digest and an overdue task at once."""
+    today = services.clock.now().astimezone(services.settings.zone).date()
+    mytho = by_code["MYTHO"]
+    assert mytho.id is not None
+    people = {p.name: p.id for p in await accounts.people_in_units(db, {mytho.id})
+              if p.id is not None}
+    plan, _ = await task_service.upsert_plan(
+        db, mytho, today.year, PlanKind.cchc,
+        f"Kế hoạch cải cách hành chính năm {today.year}", "demo", services.clock.now())
+    for number, content, output, offset, assignee, recurrence in PLAN:
+        deadline = today + timedelta(days=offset)
+        if recurrence is not None:
+            deadline = task_service.period_end(today, recurrence)
+        await task_service.upsert_task(services, db, plan, TaskInput(
+            number=number, content=content, output=output, lead_unit_id=mytho.id,
+            co_unit_ids=[by_code["MYTHO-MC"].id or 0] if number == "3" else [],
+            deadline=deadline, deadline_text=f"{deadline:%d/%m/%Y}", recurrence=recurrence,
+            assignee_ids=[people[assignee]] if assignee in people else [],
+        ))
 
 
 async def _bind_console(

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 Handler = Callable[["Context"], Awaitable[None]]
-RouteKind = Literal["command", "option", "state"]
+RouteKind = Literal["command", "option", "state", "document"]
+DOCUMENT = "document"  # the one key of the document route
 
 
 class Refusal(Exception):  # noqa: N818 (a refusal is an outcome, not a fault)
@@ -96,6 +97,25 @@ class Router:
 
         return register
 
+    def document(self, *, roles: Iterable[Role] | None = None) -> Callable[
+        [Handler], Handler
+    ]:
+        """A file sent while no conversation step waits for one (one such route in all)."""
+
+        def register(fn: Handler) -> Handler:
+            self._add(Route("document", DOCUMENT, fn, frozenset(roles) if roles else None))
+            return fn
+
+        return register
+
+
+class DownloadFailed(Exception):
+    """The platform would not give us the file; `too_big` when it is over its limit."""
+
+    def __init__(self, reason: str, too_big: bool = False) -> None:
+        super().__init__(reason)
+        self.too_big = too_big
+
 
 @dataclass(frozen=True)
 class ChannelInfo:
@@ -104,6 +124,9 @@ class ChannelInfo:
     name: str
     buttons: bool
     deep_link: Callable[[str], str]
+    # Fetches the bytes of a file the user sent (raises DownloadFailed); None where the
+    # channel cannot (the console passes a file's bytes in the attachment itself).
+    download: Callable[[Attachment], Awaitable[bytes]] | None = None
 
 
 @dataclass

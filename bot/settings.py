@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     DISPATCH_INTERVAL_SECONDS: float = Field(default=2.0, gt=0, le=60)
     REMINDER_RULES: str = "T-7d@08:00,T-3d@08:00,T-1d@08:00,T-0@08:00,T+1d@08:00/daily"
     QUIET_HOURS: str = "21:00-07:00"
+    # Every unit's yearly CCHC reports: KEY=dd/mm:Title (the deadline in each year).
+    REPORT_DEADLINES: str = (
+        "Q1=05/03:Báo cáo CCHC quý I,H1=05/06:Báo cáo CCHC 6 tháng,"
+        "Q3=05/09:Báo cáo CCHC quý III,Y=05/11:Báo cáo CCHC năm"
+    )
 
     @field_validator("TELEGRAM_BOT_TOKEN")
     @classmethod
@@ -90,6 +95,14 @@ class Settings(BaseSettings):
         from bot.reminders.planner import parse_rules
 
         parse_rules(v)
+        return v
+
+    @field_validator("REPORT_DEADLINES")
+    @classmethod
+    def _reports(cls, v: str) -> str:
+        from bot.tasks.report_calendar import parse_deadlines
+
+        parse_deadlines(v)
         return v
 
     @field_validator("QUIET_HOURS")

@@ -86,8 +86,10 @@ class Row:
 class Table:
     columns: dict[str, int]  # field → 0-based column index
     headers: dict[str, str]  # field → the header as written in the file
-    header_row: int
+    header_row: int  # the (last) header row, 1-based
     rows: list[Row]
+    # The title block above the header, one string per non-empty row ("PHỤ LỤC …").
+    preamble: list[str] = field(default_factory=list)
 
     def letter(self, name: str) -> str:
         return column_letter(self.columns[name])
@@ -154,25 +156,26 @@ def read_table(source: Path | bytes, specs: Sequence[ColumnSpec], *,
         raise TableError(N_("This is an old Excel file (.xls). Please save it as .xlsx or "
                             "CSV (UTF-8) and try again."), kind="unreadable")
     sheets = _xlsx_sheets(data) if data.startswith(XLSX_MAGIC) else _csv_sheets(data)
-    best: tuple[int, int, list[list[Any]], Iterator[list[Any]]] | None = None
+    best: tuple[int, int, int, list[list[Any]], Iterator[list[Any]]] | None = None
     for head, rest in sheets:
-        row_index, matched = _find_header(head, specs)
-        if best is None or len(matched) > best[1]:
-            best = (row_index, len(matched), head, rest)
-    if best is None or best[1] == 0:
+        row_index, depth, matched = _find_header(head, specs)
+        if best is None or len(matched) > best[2]:
+            best = (row_index, depth, len(matched), head, rest)
+    if best is None or best[2] == 0:
         raise TableError(N_("No header row was found in the first {n} rows. The file needs "
                             "columns such as {columns}."),
                          {"n": HEADER_SEARCH_ROWS, "columns": _labels(specs, required=True)},
                          kind="no_header")
-    row_index, _, head, rest = best
-    columns, headers = _map_columns(head[row_index], specs)
+    row_index, depth, _, head, rest = best
+    columns, headers = _map_columns(_header_at(head, row_index, depth), specs)
     missing = [s for s in specs if s.required and s.name not in columns]
     if missing:
         raise TableError(N_("The file has no column {columns}."),
                          {"columns": ", ".join(f"«{s.label}»" for s in missing)},
                          kind="missing_header")
     rows: list[Row] = []
-    numbered = enumerate(chain(head[row_index + 1:], rest), start=row_index + 2)
+    first_data = row_index + depth
+    numbered = enumerate(chain(head[first_data:], rest), start=first_data + 1)
     for number, raw in numbered:
         values = {name: _clean(raw[i]) if i < len(raw) else None
                   for name, i in columns.items()}
@@ -184,7 +187,7 @@ def read_table(source: Path | bytes, specs: Sequence[ColumnSpec], *,
         rows.append(Row(number, values))
     if not rows:
         raise TableError(N_("The file has a header row but no data rows."), kind="empty")
-    return Table(columns, headers, row_index + 1, rows)
+    return Table(columns, headers, first_data, rows, _preamble(head[:row_index]))
 
 
 def _read_bytes(source: Path | bytes, max_bytes: int) -> bytes:
@@ -283,13 +286,37 @@ def _match(cell: Any, specs: Sequence[ColumnSpec]) -> tuple[str, int] | None:
     return None
 
 
-def _find_header(head: list[list[Any]], specs: Sequence[ColumnSpec]) -> tuple[int, set[str]]:
-    best_index, best = 0, set[str]()
-    for index, row in enumerate(head):
-        matched = {m[0] for m in (_match(c, specs) for c in row) if m}
-        if len(matched) > len(best):
-            best_index, best = index, matched
-    return best_index, best
+def _find_header(head: list[list[Any]],
+                 specs: Sequence[ColumnSpec]) -> tuple[int, int, set[str]]:
+    """The header's first row, its depth (1, or 2 for a two-level header) and the fields
+    it names. A single row wins a tie: a second row only counts when it names more."""
+    best_index, best_depth, best = 0, 1, set[str]()
+    for index in range(len(head)):
+        for depth in (1, 2):
+            if index + depth > len(head):
+                continue
+            matched = {m[0] for m in (_match(c, specs)
+                                      for c in _header_at(head, index, depth)) if m}
+            if len(matched) > len(best):
+                best_index, best_depth, best = index, depth, matched
+    return best_index, best_depth, best
+
+
+def _header_at(head: list[list[Any]], index: int, depth: int) -> list[Any]:
+    """The header row; for two levels ("Đơn vị thực hiện" above "Chủ trì" | "Phối hợp"),
+    each column's lower cell, or the upper one where the lower is empty (merged cells)."""
+    upper = head[index]
+    if depth == 1:
+        return upper
+    lower = head[index + 1]
+    width = max(len(upper), len(lower))
+    return [lower[i] if i < len(lower) and lower[i] is not None
+            else (upper[i] if i < len(upper) else None) for i in range(width)]
+
+
+def _preamble(rows: list[list[Any]]) -> list[str]:
+    lines = [" ".join(text(v).strip() for v in row if v is not None) for row in rows]
+    return [" ".join(line.split()) for line in lines if line.strip()]
 
 
 def _map_columns(header: list[Any],

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot.app import App
 from bot.handlers import all_routers
+from bot.messages import Attachment
 from bot.routing import Route
 from storage import conversations
 from storage.models import AuditEntry, Invite, Person, Role
@@ -25,7 +26,7 @@ CASES = [
 
 def test_there_are_privileged_routes_to_check() -> None:
     kinds = {r.kind for r in PRIVILEGED}
-    assert kinds == {"command", "option", "state"}
+    assert kinds == {"command", "option", "state", "document"}
 
 
 async def _caller(app: App, role: Role) -> Chat:
@@ -47,6 +48,8 @@ async def test_privileged_route_refuses_other_roles(app: App, route: Route, role
         await chat.say(f"/{route.key}")
     elif route.kind == "option":
         await chat.press(f"{route.key}:staff:MYTHO")
+    elif route.kind == "document":
+        await chat.say(None, attachment=Attachment("document", "plan.xlsx", data=b"PK\x03\x04"))
     else:
         async with app.services.sessions() as db:
             await conversations.save(db, "console", chat.user_id, route.key,

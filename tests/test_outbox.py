@@ -165,10 +165,10 @@ async def test_a_subject_that_no_longer_applies_is_cancelled_not_sent(
     async def task_open(db: object, ident: str) -> bool:
         return ident not in done
 
-    engine_app.services.subjects.register("task", task_open)
+    engine_app.services.subjects.register("errand", task_open)
     a, b = await recipients(engine_app, 2)
-    await notices(engine_app, [a], subject="task:12")
-    await notices(engine_app, [b], subject="task:13")
+    await notices(engine_app, [a], subject="errand:12")
+    await notices(engine_app, [b], subject="errand:13")
     await dispatcher.drain()
     assert list(per_chat(fake_telegram)) == [FIRST_CHAT + 1]
     assert [r.status for r in await rows(engine_app)] == [Status.cancelled, Status.sent]

@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from bot.channels.base import UpdateHandler
 from bot.conversation import Menu
 from bot.i18n import Translations
-from bot.messages import DeliveryResult, Incoming, Outgoing, Sent
+from bot.messages import Attachment, DeliveryResult, Incoming, Outgoing, Sent
 from bot.rendering import numbered, plain
 from bot.routing import ChannelInfo
 
 PERSONAS = ("citizen", "staff", "unit_head", "admin")
 NAME = "console"
+FILE_COMMAND = "/tep"  # "tệp": send a file from this computer
+FILE_LIMIT = 20 * 1024 * 1024
 
 
 def persona_user_id(persona: str) -> str:
@@ -69,7 +72,7 @@ class ConsoleChannel:
     async def run(self, on_update: UpdateHandler) -> None:
         self._print(
             f"Hạn Chót — sandbox ({self.persona}). /help · /as citizen|staff|unit_head|admin "
-            "· Ctrl-D to quit"
+            f"· {FILE_COMMAND} <file> sends a file · Ctrl-D to quit"
         )
         while True:
             line = await asyncio.to_thread(self._read_line, f"[{self.persona}]> ")
@@ -81,10 +84,32 @@ class ConsoleChannel:
                 self._switch(line[3:].strip())
                 continue
             user = persona_user_id(self.persona)
+            attachment = None
+            if line.split(maxsplit=1)[:1] == [FILE_COMMAND]:
+                attachment = self._file(line[len(FILE_COMMAND):].strip())
+                if attachment is None:
+                    continue
+                line = ""
             await on_update(Incoming(
-                channel=self.name, chat_id=user, user_id=user, text=line,
-                display_name=None,
+                channel=self.name, chat_id=user, user_id=user, text=None if attachment else line,
+                attachment=attachment, display_name=None,
             ))
+
+    def _file(self, written: str) -> Attachment | None:
+        """`/tep <path>`: a file from this computer, as if sent in a chat."""
+        if not written:
+            self._print(f"({FILE_COMMAND} <path of a file to send>)")
+            return None
+        path = Path(written.strip("'\"")).expanduser()
+        try:
+            if path.stat().st_size > FILE_LIMIT:
+                self._print(f"(larger than {FILE_LIMIT // (1024 * 1024)} MB: {path})")
+                return None
+            data = path.read_bytes()
+        except OSError as exc:
+            self._print(f"(cannot read {path}: {exc.strerror or exc})")
+            return None
+        return Attachment("document", path.name, data=data, size=len(data))
 
     def _switch(self, persona: str) -> None:
         if persona in PERSONAS:

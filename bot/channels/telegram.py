@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+import aiohttp
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -53,7 +54,7 @@ from bot.messages import (
     Sent,
 )
 from bot.rendering import split_text
-from bot.routing import ChannelInfo
+from bot.routing import ChannelInfo, DownloadFailed
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ CALLBACK_DATA_LIMIT = 64
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
+# The Bot API hands bots files of at most 20 MB; features set their own, smaller limits.
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 60
 GONE_MARKERS = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked",
                 "user not found", "peer_id_invalid")
 
@@ -86,7 +90,7 @@ class TelegramChannel:
 
     @property
     def info(self) -> ChannelInfo:
-        return ChannelInfo(self.name, self.buttons, self.deep_link)
+        return ChannelInfo(self.name, self.buttons, self.deep_link, self.download)
 
     async def start(self) -> None:
         try:
@@ -144,6 +148,30 @@ class TelegramChannel:
         else:
             msg = await self.bot.send_document(int(chat_id), file)
         return str(msg.message_id)
+
+    async def download(self, attachment: Attachment) -> bytes:
+        """The bytes of a file a user sent (getFile, then the file URL)."""
+        if attachment.data is not None:
+            return attachment.data
+        too_big = DownloadFailed("larger than the Bot API lets bots download", too_big=True)
+        if attachment.file_ref is None:
+            raise DownloadFailed("no file reference")
+        if (attachment.size or 0) > DOWNLOAD_LIMIT:
+            raise too_big
+        try:
+            file = await self.bot.get_file(attachment.file_ref)
+            if (file.file_size or 0) > DOWNLOAD_LIMIT:
+                raise too_big
+            if not file.file_path:
+                raise DownloadFailed("no file path")
+            buffer = await self.bot.download_file(file.file_path, timeout=DOWNLOAD_TIMEOUT)
+        except TelegramBadRequest as exc:
+            too_large = "too big" in exc.message.lower()
+            raise DownloadFailed(exc.message, too_big=too_large) from None
+        except (TelegramAPIError, aiohttp.ClientError, TimeoutError) as exc:
+            raise DownloadFailed(describe_failure(exc)) from None
+        assert buffer is not None
+        return buffer.read()
 
     async def set_menu(self, chat_id: str, menu: Menu) -> None:
         commands = [BotCommand(command=c, description=d[:256]) for c, d in menu.commands]

@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.dossiers import service
 from bot.dossiers.rules import Refused
 from bot.dossiers.service import DossierInput
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Safe, Translator
 from bot.reminders.calendar import WorkingCalendar
 from bot.services import Services
 from bot.tabular import (
@@ -442,7 +442,7 @@ def render_report(t: Translator, report: ImportReport, limit: int = REPORT_LINES
     lines: list[str] = []
     if report.problem is not None:
         lines.append(t._("The file was not imported: {reason}",
-                         reason=report.problem.explain(t)))
+                         reason=Safe(report.problem.explain(t))))
         return "\n".join(lines)
     if report.errors:
         lines.append(t.n_(
@@ -452,7 +452,7 @@ def render_report(t: Translator, report: ImportReport, limit: int = REPORT_LINES
             "correct the file and import it again.",
             len(report.errors)))
         for error in report.errors[:limit]:
-            reason = error.reason.explain(t)
+            reason = Safe(error.reason.explain(t))  # escaped once, by its own translation
             if error.value:
                 lines.append(t._("Row {row}, column «{column}», value «{value}»: {reason}",
                                  row=error.row, column=error.column, value=error.value,
