@@ -4,6 +4,7 @@ built for the duration of the command, and the migration check."""
 from __future__ import annotations
 
 import asyncio
+import html
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -80,3 +81,20 @@ async def unit_or_exit(db: AsyncSession, code: str) -> Unit:
         err.print(f"No unit has the code {code.upper()}. See: hanchot unit list", markup=False)
         raise typer.Exit(1)
     return found
+
+
+# A file that cannot be read or a unit that does not exist: the command was misused (2);
+# a file with bad rows was refused (1).
+IMPORT_USAGE_PROBLEMS = frozenset({"unknown_unit", "unreadable"})
+
+
+def finish_import(problem_kind: str | None, ok: bool, rendered: str) -> None:
+    """Prints an import's report (plain: translated texts are HTML-escaped for the chats)
+    and exits with the code scripts rely on."""
+    rendered = html.unescape(rendered)
+    if problem_kind in IMPORT_USAGE_PROBLEMS:
+        err.print(rendered, markup=False)
+        raise typer.Exit(2)
+    out.print(rendered, markup=False)
+    if not ok:
+        raise typer.Exit(1)

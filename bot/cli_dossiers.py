@@ -5,17 +5,14 @@ unknown unit, a file that cannot be read)."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.app import App
-from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.cli_common import finish_import, require_migrated, settings_or_exit, with_app
 from bot.dossiers.importer import ImportReport, import_dossiers, render_report
-
-USAGE_PROBLEMS = frozenset({"unknown_unit", "unreadable"})
 
 
 def import_command(
@@ -31,16 +28,10 @@ def import_command(
         await require_migrated(app)
         report = await import_dossiers(app.services, file, unit, dry_run=dry_run)
         t = app.services.translations.get(settings.DEFAULT_LOCALE)
-        # Translated texts are HTML-escaped for the chats; a terminal shows them plain.
-        return report, html.unescape(render_report(t, report))
+        return report, render_report(t, report)
 
     report, rendered = with_app(settings, work)
-    if report.problem is not None and report.problem.kind in USAGE_PROBLEMS:
-        err.print(rendered, markup=False)
-        raise typer.Exit(2)
-    out.print(rendered, markup=False)
-    if not report.ok:
-        raise typer.Exit(1)
+    finish_import(report.problem.kind if report.problem else None, report.ok, rendered)
 
 
 def register(cli: typer.Typer) -> None:

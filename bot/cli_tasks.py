@@ -5,17 +5,14 @@ too big), 2 usage errors (an unknown unit, a file that cannot be read)."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.app import App
-from bot.cli_common import err, out, require_migrated, settings_or_exit, with_app
+from bot.cli_common import finish_import, require_migrated, settings_or_exit, with_app
 from bot.tasks.plan_import import YEAR_MAX, YEAR_MIN, PlanReport, import_plan, render_report
-
-USAGE_PROBLEMS = frozenset({"unknown_unit", "unreadable"})
 
 
 def import_plan_command(
@@ -39,16 +36,10 @@ def import_plan_command(
         report = await import_plan(app.services, file, unit, year, filename=file.name,
                                    dry_run=dry_run, title=title)
         t = app.services.translations.get(settings.DEFAULT_LOCALE)
-        # Translated texts are HTML-escaped for the chats; a terminal shows them plain.
-        return report, html.unescape(render_report(t, report))
+        return report, render_report(t, report)
 
     report, rendered = with_app(settings, work)
-    if report.problem is not None and report.problem.kind in USAGE_PROBLEMS:
-        err.print(rendered, markup=False)
-        raise typer.Exit(2)
-    out.print(rendered, markup=False)
-    if not report.ok:
-        raise typer.Exit(1)
+    finish_import(report.problem.kind if report.problem else None, report.ok, rendered)
 
 
 def register(cli: typer.Typer) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlmodel import col, select
+
 from bot.app import App
 from storage import accounts
 from storage.models import Person, Role
-from storage.outbox import Timing
+from storage.outbox import OutboxRow, Timing
 
 FIRST_CHAT = 100_000
 
@@ -47,3 +49,12 @@ async def notices(app: App, account_ids: list[int], *, due: datetime | None = No
                 params={"text": text}, timing=timing,
             )
         await db.commit()
+
+
+async def outbox_rows(app: App, **where: object) -> list[OutboxRow]:
+    """Rows matching `column=value` filters, in the order they will be sent."""
+    async with app.services.sessions() as db:
+        stmt = select(OutboxRow).order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+        for key, value in where.items():
+            stmt = stmt.where(getattr(OutboxRow, key) == value)
+        return list((await db.exec(stmt)).all())

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import col, select
 
 from bot.app import App
 from bot.clock import ManualClock
@@ -21,9 +20,10 @@ from storage import accounts, units
 from storage import dossiers as store
 from storage.dossiers import Dossier, DossierStatus
 from storage.models import Role
-from storage.outbox import OutboxRow, Status
+from storage.outbox import Status
 from tests.dossier_helpers import change, upsert
 from tests.helpers import add_units, member
+from tests.outbox_helpers import outbox_rows
 from tests.talk import Chat
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -57,14 +57,6 @@ async def reload(app: App, code: str) -> Dossier:
         dossier = await store.by_code(db, code)
         assert dossier is not None
         return dossier
-
-
-async def outbox_rows(app: App, **where: object) -> list[OutboxRow]:
-    async with app.services.sessions() as db:
-        stmt = select(OutboxRow).order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
-        for key, value in where.items():
-            stmt = stmt.where(getattr(OutboxRow, key) == value)
-        return list((await db.exec(stmt)).all())
 
 
 async def account_of(app: App, user_id: str) -> int:

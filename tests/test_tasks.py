@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.app import App
 from bot.clock import ManualClock
@@ -23,6 +23,7 @@ from storage.models import Person, Role
 from storage.outbox import OutboxRow, Status
 from storage.tasks import PlanKind, Recurrence, Task, TaskStatus
 from tests.helpers import add_units, member
+from tests.outbox_helpers import outbox_rows
 from tests.talk import Chat
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -78,14 +79,6 @@ async def add_task(app: App, number: str = "1", deadline: date = date(2026, 12, 
         return task
 
 
-async def rows(app: App, **where: object) -> list[OutboxRow]:
-    async with app.services.sessions() as db:
-        stmt = select(OutboxRow).order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
-        for key, value in where.items():
-            stmt = stmt.where(getattr(OutboxRow, key) == value)
-        return list((await db.exec(stmt)).all())
-
-
 async def reload(app: App, task_id: int) -> Task:
     async with app.services.sessions() as db:
         task = await db.get(Task, task_id)
@@ -103,7 +96,7 @@ async def test_reminders_before_and_after_the_deadline_on_working_days(
     app: App, office: dict[str, Chat]
 ) -> None:
     await add_task(app, deadline=date(2026, 12, 7), assignees=["Lê Minh Tâm"])
-    tam = await rows(app, account_id=await account(app, "tam"), template="task.reminder")
+    tam = await outbox_rows(app, account_id=await account(app, "tam"), template="task.reminder")
     # T-7 Monday 30/11; T-3 is Friday 4/12 and T-1 (Sunday 6/12) moves back onto it;
     # T-0 Monday 7/12; then each working morning while overdue.
     assert times(tam)[:6] == [local(11, 30), local(12, 4), local(12, 7), local(12, 8),
@@ -111,10 +104,11 @@ async def test_reminders_before_and_after_the_deadline_on_working_days(
     assert [r.params["step"] for r in tam[:4]] == ["T-7", "T-1", "T-0", "T+1"]
     assert all(t.weekday() < 5 and t.hour == 8 for t in times(tam))
     # Nobody else named: the colleague of the same unit hears nothing.
-    assert not await rows(app, account_id=await account(app, "ha"))
-    head = await rows(app, account_id=await account(app, "hung"), template="task.overdue_head")
+    assert not await outbox_rows(app, account_id=await account(app, "ha"))
+    head = await outbox_rows(app, account_id=await account(app, "hung"),
+                             template="task.overdue_head")
     assert times(head) == [local(12, 8)]
-    admin = await rows(app, account_id=await account(app, "lan"),
+    admin = await outbox_rows(app, account_id=await account(app, "lan"),
                        template="task.overdue_admin")
     assert times(admin)[:2] == [local(12, 14), local(12, 21)]
 
@@ -124,8 +118,8 @@ async def test_without_assignees_the_lead_units_staff_are_reminded(
 ) -> None:
     await add_task(app)
     for user in ("tam", "ha"):
-        assert await rows(app, account_id=await account(app, user), template="task.reminder")
-    assert not await rows(app, account_id=await account(app, "bao"))
+        assert await outbox_rows(app, account_id=await account(app, user), template="task.reminder")
+    assert not await outbox_rows(app, account_id=await account(app, "bao"))
 
 
 async def test_a_plan_imported_late_sends_the_latest_reminder_at_once(
@@ -133,7 +127,7 @@ async def test_a_plan_imported_late_sends_the_latest_reminder_at_once(
 ) -> None:
     """Due in two days: T-7 and T-3 passed, so one reminder now, none of the stale ones."""
     await add_task(app, deadline=date(2026, 11, 27), assignees=["Lê Minh Tâm"])
-    tam = await rows(app, account_id=await account(app, "tam"), template="task.reminder")
+    tam = await outbox_rows(app, account_id=await account(app, "tam"), template="task.reminder")
     assert times(tam)[:3] == [START, local(11, 26), local(11, 27)]
     assert tam[0].params["step"] == "T-3"
 
@@ -145,13 +139,13 @@ async def test_admin_days_off_are_skipped(app: App, office: dict[str, Chat]) -> 
         await calendar_days.set_day(db, date(2026, 11, 30), False, "Nghỉ bù", START)
         await db.commit()
     await add_task(app, deadline=date(2026, 12, 7), assignees=["Lê Minh Tâm"])
-    tam = await rows(app, account_id=await account(app, "tam"), template="task.reminder")
+    tam = await outbox_rows(app, account_id=await account(app, "tam"), template="task.reminder")
     assert times(tam)[0] == local(11, 27)  # T-7 fell on the new day off: the Friday before
 
 
 async def test_the_reminder_text_and_options(app: App, office: dict[str, Chat]) -> None:
     task = await add_task(app, assignees=["Lê Minh Tâm"])
-    [first] = (await rows(app, account_id=await account(app, "tam"),
+    [first] = (await outbox_rows(app, account_id=await account(app, "tam"),
                           template="task.reminder"))[:1]
     vi = app.services.translations.get("vi")
     shown = app.services.templates.render("task.reminder", vi, first.params,
@@ -170,7 +164,7 @@ async def test_morning_digest_only_with_something_to_say(
     await add_task(app, "3", date(2027, 3, 1), ["Phạm Thu Hà"])
     clock.set(local(11, 30, 7, 30).astimezone(UTC))
     assert await reminders.morning_digest(app.services) == 1
-    [digest] = await rows(app, template="task.digest")
+    [digest] = await outbox_rows(app, template="task.digest")
     assert digest.account_id == await account(app, "tam")
     assert (digest.params["due_today"], digest.params["overdue"]) == (1, 1)
     vi = app.services.translations.get("vi")
@@ -228,7 +222,7 @@ async def test_progress_then_done_with_evidence_cancels_reminders(
     async with app.services.sessions() as db:
         notes = await store.notes(db, task.id or 0)
     assert [(n.kind, n.file_ref) for n in notes] == [("progress", None), ("done", "FILE-123")]
-    pending = [r for r in await rows(app, subject=f"task:{task.id}")
+    pending = [r for r in await outbox_rows(app, subject=f"task:{task.id}")
                if r.status == Status.pending]
     assert pending == []
     await tam.press(f"tdn:{task.id}")
@@ -246,7 +240,7 @@ async def test_a_recurring_task_moves_to_the_next_period(
     again = await reload(app, task.id or 0)
     assert again.status == TaskStatus.in_progress and again.deadline == date(2026, 12, 31)
     assert "31/12/2026" in tam.text
-    pending = [r for r in await rows(app, subject=f"task:{task.id}")
+    pending = [r for r in await outbox_rows(app, subject=f"task:{task.id}")
                if r.status == Status.pending]
     assert pending and {r.params["deadline"] for r in pending} == {"2026-12-31"}
 
@@ -260,7 +254,7 @@ async def test_extension_asked_and_approved_in_one_tap(
     await tam.say("05/12/2026")  # before the deadline: asked again
     await tam.say("15/12/2026")
     await tam.say("Chờ ý kiến của Sở Nội vụ")
-    [request] = await rows(app, account_id=await account(app, "hung"),
+    [request] = await outbox_rows(app, account_id=await account(app, "hung"),
                            template="task.extension_request")
     vi = app.services.translations.get("vi")
     shown = app.services.templates.render(request.template, vi, request.params, START)
@@ -273,10 +267,10 @@ async def test_extension_asked_and_approved_in_one_tap(
     assert (await reload(app, task.id or 0)).deadline == date(2026, 12, 15)
     await head.press(decline)  # a second tap changes nothing
     assert (await reload(app, task.id or 0)).deadline == date(2026, 12, 15)
-    [answer] = await rows(app, account_id=await account(app, "tam"),
+    [answer] = await outbox_rows(app, account_id=await account(app, "tam"),
                           template="task.extension_decided")
     assert answer.params["approved"] is True
-    pending = [r for r in await rows(app, account_id=await account(app, "tam"),
+    pending = [r for r in await outbox_rows(app, account_id=await account(app, "tam"),
                                      template="task.reminder") if r.status == Status.pending]
     assert {r.params["deadline"] for r in pending} == {"2026-12-15"}
     # Re-importing the same plan keeps the approved extension.
@@ -299,7 +293,7 @@ async def test_a_declined_extension_keeps_the_deadline(
         [extension] = await store.extensions(db, task.id or 0)
     await head.press(f"txa:{extension.id}:n")
     assert (await reload(app, task.id or 0)).deadline == date(2026, 12, 7)
-    [answer] = await rows(app, account_id=await account(app, "tam"),
+    [answer] = await outbox_rows(app, account_id=await account(app, "tam"),
                           template="task.extension_decided")
     assert answer.params["approved"] is False
     # A head of another unit cannot decide.

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -32,7 +32,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.dossiers import service
 from bot.dossiers.rules import Refused
 from bot.dossiers.service import DossierInput
-from bot.i18n import N_, Safe, Translator
+from bot.i18n import N_, Translator
+from bot.import_report import Explains, Reason, RowError, render_refusal, split_names
 from bot.reminders.calendar import WorkingCalendar
 from bot.services import Services
 from bot.tabular import (
@@ -115,27 +116,6 @@ STATUS_EXAMPLES = "Đã tiếp nhận, Đang xử lý, Chờ bổ sung, Đã có
 PERIOD_WORDS = ("ngày", "ngày làm việc", "ngay lv")
 
 
-class Explains(Protocol):
-    def explain(self, t: Translator) -> str: ...
-
-
-@dataclass(frozen=True)
-class Reason:
-    msgid: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def explain(self, t: Translator) -> str:
-        return t._(self.msgid, **self.params)
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    column: str  # the header as the file writes it
-    value: str  # as shown to the admin; "" for an empty cell
-    reason: Explains
-
-
 @dataclass
 class ImportReport:
     unit_code: str
@@ -191,15 +171,6 @@ def parse_status(value: Any) -> DossierStatus:
         raise ValueProblem(N_("not a known status (for example: {examples})"),
                            examples=STATUS_EXAMPLES)
     return found
-
-
-def split_names(value: Any) -> list[str]:
-    names: list[str] = []
-    for part in re.split(r"[,;\n]+", text(value)):
-        name = " ".join(part.split())
-        if name and name not in names:
-            names.append(name)
-    return names
 
 
 def _limited(value: Any, limit: int) -> str:
@@ -439,31 +410,10 @@ async def _upsert(services: Services, db: AsyncSession, unit: Unit, data: Dossie
 def render_report(t: Translator, report: ImportReport, limit: int = REPORT_LINES) -> str:
     """A short summary, one line per error, and the handler names nobody answers to.
     HTML-escaped like every translated text (the CLI unescapes it)."""
+    refusal = render_refusal(t, report.problem, report.errors, limit)
+    if refusal is not None:
+        return refusal
     lines: list[str] = []
-    if report.problem is not None:
-        lines.append(t._("The file was not imported: {reason}",
-                         reason=Safe(report.problem.explain(t))))
-        return "\n".join(lines)
-    if report.errors:
-        lines.append(t.n_(
-            "The file was not imported because of {n} error; nothing was changed. Please "
-            "correct the file and import it again.",
-            "The file was not imported because of {n} errors; nothing was changed. Please "
-            "correct the file and import it again.",
-            len(report.errors)))
-        for error in report.errors[:limit]:
-            reason = Safe(error.reason.explain(t))  # escaped once, by its own translation
-            if error.value:
-                lines.append(t._("Row {row}, column «{column}», value «{value}»: {reason}",
-                                 row=error.row, column=error.column, value=error.value,
-                                 reason=reason))
-            else:
-                lines.append(t._("Row {row}, column «{column}»: {reason}", row=error.row,
-                                 column=error.column, reason=reason))
-        if len(report.errors) > limit:
-            lines.append(t._("… and {n} more errors.",
-                             n=t.number(len(report.errors) - limit)))
-        return "\n".join(lines)
     if report.dry_run:
         lines.append(t._("Check only, nothing was saved: the file has no errors ({rows} rows). "
                          "Importing it would create {created}, update {updated} and leave "

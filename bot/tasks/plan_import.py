@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.dossiers.importer import Explains, Reason, RowError, split_names
-from bot.i18n import N_, Safe, Translator
+from bot.i18n import N_, Translator
+from bot.import_report import Explains, Reason, RowError, render_refusal, split_names
 from bot.services import Services
 from bot.tabular import (
     ColumnSpec,
@@ -657,30 +657,10 @@ def _person_key(name: str) -> str:
 def render_report(t: Translator, report: PlanReport, limit: int = REPORT_LINES) -> str:
     """A short summary, one line per error (the first `limit`), and the warnings.
     HTML-escaped like every translated text (the CLI unescapes it)."""
-    if report.problem is not None:
-        return t._("The file was not imported: {reason}",
-                   reason=Safe(report.problem.explain(t)))
+    refusal = render_refusal(t, report.problem, report.errors, limit)
+    if refusal is not None:
+        return refusal
     lines: list[str] = []
-    if report.errors:
-        lines.append(t.n_(
-            "The file was not imported because of {n} error; nothing was changed. Please "
-            "correct the file and import it again.",
-            "The file was not imported because of {n} errors; nothing was changed. Please "
-            "correct the file and import it again.",
-            len(report.errors)))
-        for error in report.errors[:limit]:
-            reason = Safe(error.reason.explain(t))  # escaped once, by its own translation
-            if error.value:
-                lines.append(t._("Row {row}, column «{column}», value «{value}»: {reason}",
-                                 row=error.row, column=error.column, value=error.value,
-                                 reason=reason))
-            else:
-                lines.append(t._("Row {row}, column «{column}»: {reason}", row=error.row,
-                                 column=error.column, reason=reason))
-        if len(report.errors) > limit:
-            lines.append(t._("… and {n} more errors.",
-                             n=t.number(len(report.errors) - limit)))
-        return "\n".join(lines)
     counts = {"title": report.title, "unit": report.unit_name,
               "created": t.number(report.created), "updated": t.number(report.updated),
               "unchanged": t.number(report.unchanged)}
