@@ -35,6 +35,15 @@ async def save(
     await db.flush()
 
 
+async def offer(db: AsyncSession, channel: str, chat_id: str, key: str, choices: list[str],
+                now: datetime) -> None:
+    """Remembers the options a message sent outside a conversation offered (a reminder on a
+    channel without buttons), so that "1" chooses the first; the conversation step stays."""
+    row = await db.get(ConversationState, (channel, chat_id))
+    data = {**(row.data if row else {}), key: choices}
+    await save(db, channel, chat_id, row.state if row else None, data, now)
+
+
 async def first_time_seen(db: AsyncSession, channel: str, update_key: str, now: datetime) -> bool:
     """Records the update; False when it was handled before (redelivery, webhook retry)."""
     try:

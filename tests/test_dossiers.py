@@ -378,3 +378,29 @@ def test_phone_digits_must_match_exactly() -> None:
     assert not service.phone_matches(dossier, "1234")
     dossier.citizen_phone = None
     assert not service.phone_matches(dossier, "5678")
+
+
+async def test_without_buttons_a_reminders_options_are_chosen_by_number(
+    app: App, office: dict[str, Chat]
+) -> None:
+    """The sandbox (and Zalo Bot) number a reminder's options: "1" starts the apology."""
+    import io
+
+    from bot.app import build_outbox_dispatcher
+    from bot.channels.console import ConsoleChannel
+
+    dossier = await create(app, period_days=None, due_at=local(2026, 11, 27, 17))
+    printed = io.StringIO()
+    console = ConsoleChannel(app.services.translations, "staff", out=printed)
+    dispatcher = build_outbox_dispatcher(app, {"console": console})
+    handler = office["handler"]
+    await handler.say("/huy")  # an unrelated step before the reminder arrives
+    await dispatcher.drain()
+    await dispatcher.stop()
+    assert "H01.25-001" in printed.getvalue() and "1. " in printed.getvalue()
+    await handler.say("1")
+    assert "H01.25-001" in handler.text  # the apology's first question
+    await handler.say("Chờ xác minh")
+    await handler.say("01/12/2026")
+    assert (await reload(app, "H01.25-001")).status == DossierStatus.late
+    assert dossier.appointment_at != (await reload(app, "H01.25-001")).appointment_at

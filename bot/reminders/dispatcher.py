@@ -19,13 +19,15 @@ from typing import Any
 import structlog
 
 from bot.channels.base import Channel
+from bot.conversation import OPTIONS_KEY
 from bot.logs import describe_failure
 from bot.messages import Failed, RecipientGone, RetryAfter, Sent
 from bot.reminders.limits import ChannelLimiter, Limits
 from bot.reminders.subjects import SubjectChecks
 from bot.reminders.templates import Templates, UnknownTemplate
+from bot.rendering import choosable
 from bot.services import Services
-from storage import accounts, outbox
+from storage import accounts, conversations, outbox
 from storage.models import ChannelAccount
 from storage.outbox import Claimed, Status
 
@@ -197,7 +199,19 @@ class OutboxDispatcher:
             result = await channel.send(account.chat_id, message, account.locale)
         except Exception as exc:  # an adapter bug must not kill the dispatcher
             result = Failed(describe_failure(exc), temporary=True)
+        if isinstance(result, Sent) and not channel.buttons and choosable(message.options):
+            await self._offer(account, [o.data for o in choosable(message.options)])
         return self._outcome(row, account, result, limiter)
+
+    async def _offer(self, account: ChannelAccount, choices: list[str]) -> None:
+        """Without buttons, "1" must choose the first option of this message too."""
+        try:
+            async with self.services.sessions() as db:
+                await conversations.offer(db, account.channel, account.chat_id, OPTIONS_KEY,
+                                          choices, self.services.clock.now())
+                await db.commit()
+        except Exception as exc:  # the message is out; only the numbers won't work
+            log.warning("options_not_remembered", error=describe_failure(exc))
 
     def _outcome(self, row: Claimed, account: ChannelAccount, result: Any,
                  limiter: ChannelLimiter) -> dict[str, Any]:
