@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -153,6 +153,11 @@ class Context:
 
     def n_(self, singular: str, plural: str, n: int, **params: object) -> str:
         return self.t.n_(singular, plural, n, **params)
+
+    @property
+    def today(self) -> date:
+        """Today where people are (the configured time zone)."""
+        return self.now.astimezone(self.services.settings.zone).date()
 
     @property
     def args(self) -> list[str]:

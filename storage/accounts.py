@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ChannelAccount, Person, Role
+from storage.models import ChannelAccount, Person, Role, Unit
 
 
 async def find(db: AsyncSession, channel: str, platform_user_id: str) -> ChannelAccount | None:
@@ -115,3 +115,16 @@ async def people_names(db: AsyncSession, person_ids: set[int]) -> list[str]:
         return []
     stmt = select(Person.name).where(col(Person.id).in_(person_ids)).order_by(col(Person.name))
     return list((await db.exec(stmt)).all())
+
+
+async def nearest_heads(db: AsyncSession, unit_id: int) -> list[int]:
+    """Heads of the unit, or of the nearest unit above it that has one (person ids): who
+    answers for what is late there."""
+    current: int | None = unit_id
+    while current is not None:
+        heads = await people_in_units(db, {current}, {Role.unit_head})
+        if heads:
+            return [p.id for p in heads if p.id is not None]
+        unit = await db.get(Unit, current)
+        current = unit.parent_id if unit else None
+    return []

@@ -200,9 +200,9 @@ async def test_staff_see_only_their_own_units_tasks(app: App, office: dict[str, 
     await bao.say("/viec")
     assert "Rà soát" not in bao.text
     for forged in (f"tsk:{task.id}", f"tdn:{task.id}", f"tex:{task.id}", "tsk:999999",
-                   "tsk:" + "9" * 50, "tsk"):
+                   "tsk:" + "9" * 50, "tsk", "tsk:²", "txa:²:y"):
         await bao.press(forged)
-        assert "Rà soát" not in bao.text and "wrong on our side" not in bao.text
+        assert "Rà soát" not in bao.text and "sự cố" not in bao.text
     assert (await reload(app, task.id or 0)).status == TaskStatus.not_started
 
 

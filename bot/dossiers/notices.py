@@ -16,15 +16,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dossiers.rules import STATUS_LABELS
 from bot.i18n import Translator
+from bot.ids import parse_id
 from bot.messages import Option, Outgoing
 from bot.reminders.calendar import WorkingCalendar
+from bot.reminders.planner import still_due
 from bot.reminders.subjects import SubjectChecks
 from bot.reminders.templates import Templates
 from bot.services import Services
 from storage import accounts, units
 from storage import dossiers as store
 from storage.dossiers import OPEN_STATUSES, Dossier, DossierEvent, DossierStatus
-from storage.models import Role
 from storage.outbox import Timing
 
 REMIND_AT = time(8, 0)
@@ -57,8 +58,7 @@ async def replan(services: Services, db: AsyncSession, dossier: Dossier) -> int:
     target = dossier.appointment_at.astimezone(zone).date()
     recipients = await _handler_accounts(db, dossier)
     moments = _moments(calendar, target, zone)
-    past = [m for m in moments if m[1] <= now]
-    keep = ([past[-1]] if past else []) + [m for m in moments if m[1] > now]
+    keep = still_due(moments, now)
     params = _params(dossier)
     planned = 0
     for account_id in recipients:
@@ -114,17 +114,8 @@ async def _handler_accounts(db: AsyncSession, dossier: Dossier) -> list[int]:
 
 
 async def _head_accounts(db: AsyncSession, unit_id: int) -> list[int]:
-    """Heads of the unit, or of the nearest unit above that has one."""
-    current: int | None = unit_id
-    while current is not None:
-        heads = await accounts.people_in_units(db, {current}, {Role.unit_head})
-        found = [a.id for a in await accounts.accounts_of(db, {p.id for p in heads if p.id})
-                 if a.id is not None]
-        if found:
-            return found
-        unit = await units.by_id(db, current)
-        current = unit.parent_id if unit else None
-    return []
+    heads = await accounts.nearest_heads(db, unit_id)
+    return [a.id for a in await accounts.accounts_of(db, set(heads)) if a.id is not None]
 
 
 def _params(dossier: Dossier) -> dict[str, Any]:
@@ -191,11 +182,7 @@ async def _pickup_place(services: Services, db: AsyncSession,
                         dossier: Dossier) -> dict[str, str]:
     unit = await units.by_id(db, dossier.unit_id)
     hours = (await services.planner.calendar(db)).hours
-    return {
-        "place": unit.name if unit else "",
-        "hours": f"{hours.morning_start:%H:%M}–{hours.morning_end:%H:%M}, "
-                 f"{hours.afternoon_start:%H:%M}–{hours.afternoon_end:%H:%M}",
-    }
+    return {"place": unit.name if unit else "", "hours": hours.describe()}
 
 
 async def replan_all(services: Services) -> None:
@@ -299,10 +286,15 @@ def register(templates: Templates, subjects: SubjectChecks) -> None:
 
 
 async def _still_open(db: AsyncSession, ident: str) -> bool:
-    dossier = await db.get(Dossier, int(ident)) if ident.isdigit() and len(ident) <= 9 else None
+    dossier = await _dossier(db, ident)
     return dossier is not None and DossierStatus(dossier.status) in OPEN_STATUSES
 
 
 async def _still_waiting(db: AsyncSession, ident: str) -> bool:
-    dossier = await db.get(Dossier, int(ident)) if ident.isdigit() and len(ident) <= 9 else None
+    dossier = await _dossier(db, ident)
     return dossier is not None and dossier.status == DossierStatus.ready
+
+
+async def _dossier(db: AsyncSession, ident: str) -> Dossier | None:
+    dossier_id = parse_id(ident)
+    return await db.get(Dossier, dossier_id) if dossier_id is not None else None

@@ -15,6 +15,7 @@ from bot.dossiers import service
 from bot.dossiers.rules import STATUS_LABELS
 from bot.handlers.dossier_staff import staff_dossiers
 from bot.i18n import N_
+from bot.ids import parse_id
 from bot.messages import Option
 from bot.routing import Context, Router
 from storage import dossiers as store
@@ -189,8 +190,7 @@ async def _next_step(ctx: Context, dossier: Dossier, status: DossierStatus) -> s
             "The result is ready. Please collect it at {place}, on working days {hours}, "
             "with your appointment slip and identity card.",
             place=unit.name if unit else "—",
-            hours=f"{hours.morning_start:%H:%M}–{hours.morning_end:%H:%M}, "
-                  f"{hours.afternoon_start:%H:%M}–{hours.afternoon_end:%H:%M}",
+            hours=hours.describe(),
         )
     if status == DossierStatus.late:
         assert dossier.id is not None
@@ -257,7 +257,7 @@ async def _followed(ctx: Context) -> Dossier:
     """The dossier named by the button, if this chat follows it (a forged button finds
     nothing, and says no more than that)."""
     raw = ctx.args[0] if len(ctx.args) == 1 else ""
-    ident = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+    ident = parse_id(raw)
     row = (await ctx.db.get(DossierSubscription, (ident, ctx.account.account_id))
            if ident is not None else None)
     dossier = await ctx.db.get(Dossier, ident) if row is not None and row.active else None

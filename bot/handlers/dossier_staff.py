@@ -9,6 +9,7 @@ from datetime import date
 from bot.dates import parse_day, working_days_left
 from bot.dossiers import service
 from bot.dossiers.rules import STATUS_LABELS, Refused
+from bot.ids import parse_id
 from bot.messages import Option
 from bot.reminders.calendar import WorkingCalendar
 from bot.routing import Context, Router
@@ -26,7 +27,7 @@ DUE_SOON_WORKING_DAYS = 2
 async def staff_dossiers(ctx: Context) -> None:
     """/hoso for staff roles (the command itself lives with the citizens' /hoso)."""
     calendar = await ctx.services.planner.calendar(ctx.db)
-    today = _today(ctx)
+    today = ctx.today
     mine = await store.handled_by(ctx.db, ctx.account.person_id)
     sections: list[str] = []
     shown: list[Dossier] = []
@@ -96,7 +97,7 @@ async def view(ctx: Context) -> None:
                            date=t.date(apology.new_appointment)))
     options = []
     if DossierStatus(dossier.status) in OPEN_STATUSES:
-        lines.append(_line(ctx, dossier, calendar, _today(ctx)))
+        lines.append(_line(ctx, dossier, calendar, ctx.today))
         options.append(Option(ctx._("Send an apology"), f"dap:{dossier.id}"))
     ctx.reply("\n".join(lines), options=options)
 
@@ -128,10 +129,10 @@ async def typed_reason(ctx: Context) -> None:
 
 @router.state("dossier:apology_date", roles=STAFF_ROLES)
 async def typed_date(ctx: Context) -> None:
-    day = parse_day(ctx.incoming.text or "", _today(ctx))
+    day = parse_day(ctx.incoming.text or "", ctx.today)
     if day is None:
         ctx.reply(ctx._("Please type the date as dd/mm/yyyy (for example {example}), or /huy "
-                        "to cancel.", example=ctx.t.date(_today(ctx))))
+                        "to cancel.", example=ctx.t.date(ctx.today)))
         return
     dossier = await _find(ctx, ctx.data.get("dossier"))
     if dossier is None:
@@ -175,8 +176,8 @@ async def _dossier_in_reach(ctx: Context) -> Dossier:
 
 
 async def _find(ctx: Context, ident: object) -> Dossier | None:
-    raw = str(ident)
-    dossier = await ctx.db.get(Dossier, int(raw)) if raw.isdigit() and len(raw) <= 9 else None
+    dossier_id = parse_id(ident)
+    dossier = await ctx.db.get(Dossier, dossier_id) if dossier_id is not None else None
     if dossier is None or not await _may_see(ctx, dossier):
         return None
     return dossier
@@ -206,7 +207,4 @@ async def _scope(ctx: Context) -> set[int]:
 def _target(ctx: Context, d: Dossier) -> date:
     return d.appointment_at.astimezone(ctx.services.settings.zone).date()
 
-
-def _today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.services.settings.zone).date()
 

@@ -73,7 +73,8 @@ async def _target(ctx: Context) -> tuple[str | None, int | None]:
     unit_code: str | None = None
     year: int | None = None
     for word in _WORDS.findall(ctx.incoming.text or ""):
-        if word.isdigit() and len(word) == 4 and YEAR_MIN <= int(word) <= YEAR_MAX:
+        if word.isascii() and word.isdigit() and len(word) == 4 \
+                and YEAR_MIN <= int(word) <= YEAR_MAX:
             year = int(word)
         elif ctx.account.role == Role.admin and unit_code is None and not word.isdigit():
             found = await units.by_code(ctx.db, word)

@@ -11,6 +11,7 @@ from datetime import date
 from bot.dates import parse_day, working_days_left
 from bot.dossiers.rules import Refused
 from bot.i18n import N_
+from bot.ids import parse_id
 from bot.messages import Option
 from bot.routing import Context, Router
 from bot.tasks import service
@@ -61,7 +62,7 @@ async def _line(ctx: Context, task: Task) -> str:
 
 async def _when(ctx: Context, deadline: date) -> str:
     calendar = await ctx.services.planner.calendar(ctx.db)
-    today = _today(ctx)
+    today = ctx.today
     left = working_days_left(calendar, today, deadline)
     if deadline == today:
         return ctx._("due today")
@@ -207,10 +208,10 @@ async def typed_new_deadline(ctx: Context) -> None:
     task = await _task_from_state(ctx)
     if task is None:
         return
-    day = parse_day(ctx.incoming.text or "", _today(ctx))
-    if day is None or day <= max(task.deadline, _today(ctx)):
+    day = parse_day(ctx.incoming.text or "", ctx.today)
+    if day is None or day <= max(task.deadline, ctx.today):
         ctx.reply(ctx._("Please type a date after {date} as dd/mm/yyyy, or /huy to cancel.",
-                        date=ctx.t.date(max(task.deadline, _today(ctx)))))
+                        date=ctx.t.date(max(task.deadline, ctx.today))))
         return
     ctx.set_state("task:ext_reason", task=task.id, new=day.isoformat())
     ctx.reply(ctx._("Why do you need more time? Your unit head will read it."))
@@ -229,7 +230,7 @@ async def typed_reason(ctx: Context) -> None:
     await _apply(ctx, service.request_extension(ctx.services, ctx.db, task,
                                                 ctx.account.person_id, new, reason))
     ctx.clear_state()
-    heads = await service.heads_of(ctx.db, task.lead_unit_id)
+    heads = await accounts.nearest_heads(ctx.db, task.lead_unit_id)
     if heads:
         ctx.reply(ctx._("Your request to move task {number} to {date} was sent to your unit "
                         "head. I will tell you the answer.", number=task.number,
@@ -243,8 +244,9 @@ async def typed_reason(ctx: Context) -> None:
 async def decide(ctx: Context) -> None:
     args = ctx.args
     raw = args[0] if len(args) == 2 and args[1] in ("y", "n") else ""
-    extension = (await ctx.db.get(TaskExtension, int(raw))
-                 if raw.isdigit() and len(raw) <= 9 else None)
+    extension_id = parse_id(raw)
+    extension = (await ctx.db.get(TaskExtension, extension_id)
+                 if extension_id is not None else None)
     task = await ctx.db.get(Task, extension.task_id) if extension else None
     if extension is None or task is None or not await _manages(ctx, task):
         raise ctx.refuse(ctx._("This request is not one you can decide."))
@@ -296,8 +298,8 @@ async def _task_from_state(ctx: Context) -> Task | None:
 
 
 async def _find(ctx: Context, ident: object) -> Task | None:
-    raw = str(ident)
-    task = await ctx.db.get(Task, int(raw)) if raw.isdigit() and len(raw) <= 9 else None
+    task_id = parse_id(ident)
+    task = await ctx.db.get(Task, task_id) if task_id is not None else None
     if task is None:
         return None
     if await service.is_responsible(ctx.db, task, ctx.account.person_id):
@@ -312,9 +314,6 @@ async def _manages(ctx: Context, task: Task) -> bool:
         return False
     return task.lead_unit_id in await units.subtree_ids(ctx.db, ctx.account.unit_id)
 
-
-def _today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.services.settings.zone).date()
 
 
 def _short(text: str, limit: int = 120) -> str:

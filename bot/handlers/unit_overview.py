@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from bot.dossiers.rules import Refused
 from bot.i18n import N_
+from bot.ids import parse_id
 from bot.messages import Option
 from bot.routing import Context, Router
 from bot.tasks import reminders, service
@@ -46,10 +47,10 @@ class Counts:
 
 @router.option("trep", roles=STAFF_ROLES)
 async def submitted(ctx: Context) -> None:
-    raw = ctx.args[0] if ctx.args else ""
+    task_id = parse_id(ctx.args[0] if ctx.args else "")
     # Locked, so two taps at once record one submission.
-    task = (await ctx.db.get(Task, int(raw), with_for_update=True, populate_existing=True)
-            if raw.isdigit() and len(raw) <= 9 else None)
+    task = (await ctx.db.get(Task, task_id, with_for_update=True, populate_existing=True)
+            if task_id is not None else None)
     plan = await ctx.db.get(Plan, task.plan_id) if task is not None else None
     if task is None or plan is None or plan.kind != PlanKind.reports \
             or not await _may_submit(ctx, task):
@@ -90,7 +91,7 @@ async def unit_overview(ctx: Context) -> None:
     if scope is None:
         raise ctx.refuse(ctx._("Your account is not attached to a unit yet. Please ask an "
                                "administrator."))
-    today = _today(ctx)
+    today = ctx.today
     year = today.year
     counts = await _counts(ctx, year, today, scope)
     where = await _scope_name(ctx)
@@ -159,7 +160,7 @@ def _report_line(ctx: Context, task: Task, unit: Unit, today: date) -> str:
 @router.command("tongquan", "overview", roles={Role.admin},
                 description=N_("Progress of every unit with its tasks"))
 async def overview(ctx: Context) -> None:
-    today = _today(ctx)
+    today = ctx.today
     year = today.year
     done, late, total = _aggregates(today)
     stmt = (
@@ -273,6 +274,3 @@ async def _scope_name(ctx: Context) -> str:
     unit = await units.by_id(ctx.db, ctx.account.unit_id)
     return unit.name if unit is not None else ctx._("All units")
 
-
-def _today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.services.settings.zone).date()

@@ -38,6 +38,11 @@ class WorkingHours:
         if not (self.morning_start < self.morning_end <= self.afternoon_start < self.afternoon_end):
             raise ValueError("working hours must be increasing: morning before afternoon")
 
+    def describe(self) -> str:
+        """As a notice board shows them: "07:00–11:30, 13:30–17:00"."""
+        return (f"{self.morning_start:%H:%M}–{self.morning_end:%H:%M}, "
+                f"{self.afternoon_start:%H:%M}–{self.afternoon_end:%H:%M}")
+
 
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:

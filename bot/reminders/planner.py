@@ -67,6 +67,14 @@ def occurrences(rules: list[Rule], deadline: date, zone: ZoneInfo,
     return sorted(found, key=lambda item: item[1])
 
 
+def still_due(moments: list[tuple[str, datetime]],
+              now: datetime) -> list[tuple[str, datetime]]:
+    """Of reminders in time order, those still to send: the future ones, and the latest of
+    those already past (sent at once: it is what the person should know now)."""
+    past = [m for m in moments if m[1] <= now]
+    return ([past[-1]] if past else []) + [m for m in moments if m[1] > now]
+
+
 class Planner:
     def __init__(
         self,
@@ -165,8 +173,7 @@ class Planner:
         dropped, except the latest of them, which is sent now. Returns rows now pending."""
         now = self.now()
         times = occurrences(rules or self.rules, deadline, self.zone, self.overdue_days)
-        past = [item for item in times if item[1] <= now]
-        keep = ([past[-1]] if past else []) + [item for item in times if item[1] > now]
+        keep = still_due(times, now)
         planned = 0
         for account_id in recipients:
             for name, at in keep:

@@ -18,8 +18,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Translator
+from bot.ids import parse_id
 from bot.messages import Option, Outgoing
 from bot.reminders.calendar import WorkingCalendar
+from bot.reminders.planner import still_due
 from bot.reminders.subjects import SubjectChecks
 from bot.reminders.templates import Templates
 from bot.services import Services
@@ -52,7 +54,7 @@ def short(text: str) -> str:
 
 async def replan(services: Services, db: AsyncSession, task: Task) -> int:
     """The task's reminders as it is now (idempotent by dedupe key)."""
-    from bot.tasks.service import heads_of, responsible_people
+    from bot.tasks.service import responsible_people
 
     assert task.id is not None
     planner = services.planner
@@ -66,7 +68,7 @@ async def replan(services: Services, db: AsyncSession, task: Task) -> int:
     groups = [
         ("task.reminder", await responsible_people(db, task), _responsible_moments(calendar,
                                                                                    task.deadline)),
-        ("task.overdue_head", await heads_of(db, task.lead_unit_id),
+        ("task.overdue_head", await accounts.nearest_heads(db, task.lead_unit_id),
          [("head", _next_working(calendar, task.deadline))]),
         ("task.overdue_admin", await _admins(db),
          [(f"admin#{k}", task.deadline + timedelta(days=7 * k))
@@ -75,8 +77,7 @@ async def replan(services: Services, db: AsyncSession, task: Task) -> int:
     planned = 0
     for template, people, days in groups:
         moments = [(name, datetime.combine(day, REMIND_AT, tzinfo=zone)) for name, day in days]
-        past = [m for m in moments if m[1] <= now]
-        keep = ([past[-1]] if past else []) + [m for m in moments if m[1] > now]
+        keep = still_due(moments, now)
         for account in await accounts.accounts_of(db, set(people)):
             assert account.id is not None
             for name, at in keep:
@@ -125,14 +126,12 @@ async def _params(db: AsyncSession, task: Task) -> dict[str, Any]:
 
 async def extension_requested(services: Services, db: AsyncSession, task: Task,
                               extension: TaskExtension) -> int:
-    from bot.tasks.service import heads_of
-
     requester = await db.get(Person, extension.requested_by)
     params = {**await _params(db, task), "extension_id": extension.id,
               "requester": requester.name if requester else "",
               "old": extension.old_deadline.isoformat(),
               "new": extension.new_deadline.isoformat(), "reason": extension.reason}
-    return await _tell(services, db, await heads_of(db, task.lead_unit_id),
+    return await _tell(services, db, await accounts.nearest_heads(db, task.lead_unit_id),
                        "task.extension_request", f"task-ext:{extension.id}", params)
 
 
@@ -302,5 +301,6 @@ def register(templates: Templates, subjects: SubjectChecks) -> None:
 
 
 async def _still_open(db: AsyncSession, ident: str) -> bool:
-    task = await db.get(Task, int(ident)) if ident.isdigit() and len(ident) <= 9 else None
+    task_id = parse_id(ident)
+    task = await db.get(Task, task_id) if task_id is not None else None
     return task is not None and task.status != TaskStatus.done

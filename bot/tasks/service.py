@@ -17,9 +17,9 @@ from bot.dossiers.rules import Refused
 from bot.i18n import N_
 from bot.services import Services
 from bot.tasks import reminders
-from storage import accounts, units
+from storage import accounts
 from storage import tasks as store
-from storage.models import STAFF_ROLES, Role, Unit
+from storage.models import Role, Unit
 from storage.tasks import (
     ExtensionStatus,
     Plan,
@@ -249,18 +249,3 @@ async def tasks_for(db: AsyncSession, person_id: int, unit_id: int | None,
         unassigned_here = local_ids - await store.tasks_with_assignees(db, local_ids)
     return [t for t in candidates if t.id in mine or t.id in unassigned_here]
 
-
-async def heads_of(db: AsyncSession, unit_id: int) -> list[int]:
-    """Heads of the unit, or of the nearest unit above that has one (person ids)."""
-    current: int | None = unit_id
-    while current is not None:
-        heads = await accounts.people_in_units(db, {current}, {Role.unit_head})
-        if heads:
-            return [p.id for p in heads if p.id is not None]
-        unit = await units.by_id(db, current)
-        current = unit.parent_id if unit else None
-    return []
-
-
-def may_manage(role: Role) -> bool:
-    return role in STAFF_ROLES and role != Role.staff
