@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from bot.clock import as_utc
 
@@ -85,6 +85,12 @@ class Translator:
 
     def number(self, value: int | float) -> str:
         return format_decimal(value, locale=self.locale)
+
+    def percent(self, share: float | None) -> str:
+        """0.9651 → "96,5 %" (vi) / "96.5%" (en); None (nothing to divide) → "—"."""
+        if share is None:
+            return "—"
+        return format_percent(share, "#,##0.0 %", locale=self.locale)
 
     def date(self, value: date | datetime) -> str:
         if isinstance(value, datetime):

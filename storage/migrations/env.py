@@ -14,6 +14,8 @@ import storage.calendar  # noqa: F401  (each import registers its tables on the 
 import storage.dossiers  # noqa: F401
 import storage.models  # noqa: F401
 import storage.outbox  # noqa: F401
+import storage.procedures  # noqa: F401
+import storage.ratings  # noqa: F401
 import storage.tasks  # noqa: F401
 
 config = context.config
