@@ -17,6 +17,7 @@ from bot.conversation import Dispatcher, Menu
 from bot.dossiers import notices as dossier_notices
 from bot.handlers import all_routers
 from bot.i18n import Translations
+from bot.ratings import notices as rating_notices
 from bot.reminders.dispatcher import DispatchSettings, OutboxDispatcher
 from bot.reminders.limits import Limits
 from bot.reminders.planner import Planner
@@ -76,6 +77,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     )
     dossier_notices.register(services.templates, services.subjects)
     task_reminders.register(services.templates, services.subjects)
+    rating_notices.register(services.templates, services.subjects)
     return App(settings, engine, services, Dispatcher(services, all_routers()))
 
 

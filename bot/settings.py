@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     DISPATCH_INTERVAL_SECONDS: float = Field(default=2.0, gt=0, le=60)
     REMINDER_RULES: str = "T-7d@08:00,T-3d@08:00,T-1d@08:00,T-0@08:00,T+1d@08:00/daily"
     QUIET_HOURS: str = "21:00-07:00"
+    # The rating request follows the handover by this much (quiet hours still apply), and a
+    # rating may be redone within RATING_CHANGE_HOURS of the first answer.
+    RATING_DELAY_MINUTES: int = Field(default=30, ge=0, le=7 * 24 * 60)
+    RATING_CHANGE_HOURS: int = Field(default=24, ge=0, le=24 * 30)
     # Every unit's yearly CCHC reports: KEY=dd/mm:Title (the deadline in each year).
     REPORT_DEADLINES: str = (
         "Q1=05/03:Báo cáo CCHC quý I,H1=05/06:Báo cáo CCHC 6 tháng,"

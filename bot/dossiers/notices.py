@@ -18,6 +18,7 @@ from bot.dossiers.rules import STATUS_LABELS
 from bot.i18n import Translator
 from bot.ids import parse_id
 from bot.messages import Option, Outgoing
+from bot.ratings import notices as rating_notices
 from bot.reminders.calendar import WorkingCalendar
 from bot.reminders.planner import still_due
 from bot.reminders.subjects import SubjectChecks
@@ -149,6 +150,8 @@ async def status_changed(services: Services, db: AsyncSession, dossier: Dossier,
         )
     if dossier.status == DossierStatus.ready:
         await plan_pickup(services, db, dossier, subscribers)
+    if dossier.status == DossierStatus.returned:
+        await rating_notices.request(services, db, dossier, subscribers, event.at)
     return sent
 
 

@@ -9,6 +9,7 @@ from bot.handlers import (
     invite,
     language,
     plan_upload,
+    rating,
     start,
     tasks,
     unit_overview,
@@ -18,5 +19,5 @@ from bot.routing import Router
 
 def all_routers() -> list[Router]:
     return [start.router, help.router, language.router, invite.router,
-            dossier_citizen.router, dossier_staff.router, tasks.router, plan_upload.router,
-            unit_overview.router]
+            dossier_citizen.router, dossier_staff.router, rating.router, tasks.router,
+            plan_upload.router, unit_overview.router]

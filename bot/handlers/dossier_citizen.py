@@ -17,9 +17,10 @@ from bot.handlers.dossier_staff import staff_dossiers
 from bot.i18n import N_
 from bot.ids import parse_id
 from bot.messages import Option
+from bot.ratings import service as rating_service
 from bot.routing import Context, Router
 from storage import dossiers as store
-from storage import units
+from storage import ratings, units
 from storage.dossiers import Dossier, DossierStatus, DossierSubscription
 from storage.models import STAFF_ROLES
 
@@ -155,8 +156,7 @@ async def _follow(ctx: Context, dossier: Dossier, via: str) -> None:
         note = ctx._("You now follow this dossier: I will tell you here of every change.")
     else:
         note = ctx._("You already follow this dossier: I will tell you here of every change.")
-    ctx.reply(await card(ctx, dossier) + "\n\n" + note,
-              options=[Option(_label(ctx._("Stop following")), f"dun:{dossier.id}")])
+    ctx.reply(await card(ctx, dossier) + "\n\n" + note, options=await _card_options(ctx, dossier))
 
 
 async def card(ctx: Context, dossier: Dossier) -> str:
@@ -237,8 +237,22 @@ async def my_dossiers(ctx: Context) -> None:
 async def view(ctx: Context) -> None:
     dossier = await _followed(ctx)
     assert dossier.id is not None
-    ctx.reply(await card(ctx, dossier),
-              options=[Option(_label(ctx._("Stop following")), f"dun:{dossier.id}")])
+    ctx.reply(await card(ctx, dossier), options=await _card_options(ctx, dossier))
+
+
+async def _card_options(ctx: Context, dossier: Dossier) -> list[Option]:
+    """Rate (or rate again, within the change window) once the result is handed over."""
+    assert dossier.id is not None
+    options = []
+    if dossier.status == DossierStatus.returned:
+        rating = await ratings.for_dossier(ctx.db, dossier.id)
+        if rating is None:
+            options.append(Option(ctx._("Rate the service"), f"rta:{dossier.id}"))
+        elif (rating.account_id == ctx.account.account_id
+              and not rating_service.is_final(ctx.services, rating, ctx.now)):
+            options.append(Option(ctx._("Change my rating"), f"rta:{dossier.id}"))
+    options.append(Option(_label(ctx._("Stop following")), f"dun:{dossier.id}"))
+    return options
 
 
 @router.option("dun")

@@ -99,7 +99,27 @@ async def view(ctx: Context) -> None:
     if DossierStatus(dossier.status) in OPEN_STATUSES:
         lines.append(_line(ctx, dossier, calendar, ctx.today))
         options.append(Option(ctx._("Send an apology"), f"dap:{dossier.id}"))
+    if dossier.status == DossierStatus.ready:
+        options.append(Option(ctx._("Result handed over"), f"dho:{dossier.id}"))
     ctx.reply("\n".join(lines), options=options)
+
+
+@router.option("dho", roles=STAFF_ROLES)
+async def handed_over(ctx: Context) -> None:
+    """The desk hands the result over: the citizen is told and asked to rate later."""
+    dossier = await _dossier_in_reach(ctx)
+    if dossier.status == DossierStatus.returned:
+        ctx.reply(ctx._("Dossier <b>{code}</b> was already marked as handed over.",
+                        code=dossier.code))
+        return
+    if dossier.status != DossierStatus.ready:
+        raise ctx.refuse(ctx._("Dossier {code} is not ready for pickup, so it cannot be "
+                               "handed over yet.", code=dossier.code))
+    await service.change_status(ctx.services, ctx.db, dossier, DossierStatus.returned,
+                                source="bot", actor_id=ctx.account.person_id)
+    await ctx.audit("dossier_returned", f"dossier:{dossier.id}")
+    ctx.reply(ctx._("Dossier <b>{code}</b> is marked as handed over. The citizen following it "
+                    "will be asked to rate the service.", code=dossier.code))
 
 
 @router.option("dap", roles=STAFF_ROLES)

@@ -1,0 +1,1 @@
+"""Citizens' satisfaction ratings after pickup (SIPAS-style)."""
