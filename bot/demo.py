@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.console import NAME as CONSOLE
 from bot.channels.console import persona_user_id
+from bot.demo_history import seed_history
 from bot.dossiers import service
 from bot.dossiers.service import DossierInput
 from bot.services import Services
@@ -83,6 +84,8 @@ async def seed_if_empty(services: Services, db: AsyncSession) -> bool:
         if persona:
             accounts_by_persona[persona] = await _bind_console(db, person, persona, now, locale)
     await _seed_dossiers(services, db, by_code, accounts_by_persona["citizen"])
+    await seed_history(services, db, [by_code["MYTHO"], by_code["CAIBE"]],
+                       accounts_by_persona["citizen"])
     await _seed_plan(services, db, by_code)
     await db.commit()
     return True

@@ -36,8 +36,11 @@ class ConsoleChannel:
         persona: str = "citizen",
         read_line: Callable[[str], str | None] | None = None,
         out: TextIO | None = None,
+        files: Path | None = None,
     ) -> None:
         self.translations = translations
+        # Files the bot sends (charts, workbooks, QR slips) are saved here to be opened.
+        self.files = files or Path("sandbox-files")
         self.persona = persona
         self._read_line = read_line or _read_stdin
         self._out = out or sys.stdout
@@ -62,9 +65,21 @@ class ConsoleChannel:
             self._print(f"[→ {chat_id.removeprefix('demo-')}]")
         self._print(plain(numbered(out, t)))
         for attachment in out.attachments:
-            self._print(f"[{attachment.kind}: {attachment.filename or 'file'}]")
+            self._print(f"[{attachment.kind}: {self._save(attachment)}]")
         self._print()
         return Sent((str(self._counter),))
+
+    def _save(self, attachment: Attachment) -> str:
+        name = Path(attachment.filename or "file").name
+        if attachment.data is None:
+            return name
+        try:
+            self.files.mkdir(parents=True, exist_ok=True)
+            path = self.files / f"{self._counter:03d}-{name}"
+            path.write_bytes(attachment.data)
+        except OSError as exc:
+            return f"{name} (not saved: {exc.strerror or exc})"
+        return f"{name} → {path}"
 
     async def set_menu(self, chat_id: str, menu: Menu) -> None:
         return None  # a terminal has no command menu
