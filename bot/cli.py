@@ -25,6 +25,7 @@ from bot.cli_common import (
     with_app,
 )
 from bot.cli_dossiers import register as register_dossiers
+from bot.cli_report import report
 from bot.cli_tasks import register as register_tasks
 from bot.settings import Settings
 from storage import db as storage_db
@@ -41,6 +42,7 @@ cli.add_typer(apikey_cli, name="apikey")
 register_dossiers(cli)
 register_tasks(cli)
 cli.command("qr")(cli_qr.qr)
+cli.command("report")(report)
 @cli.command()
 def migrate() -> None:
     """Create or upgrade the database tables."""

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 MASK = "•••"
 
-# 0 or +84 / 84, then 8–10 digits, possibly in groups split by a space, a dot or a dash:
-# 0912 345 678, 0912.345.678, +84 912-345-678, 0277 3851 234 (a landline).
-_PHONE = re.compile(r"(?<![\w+])(\+84|84|0)((?:[ .\-]?\d){8,10})(?![\w])")
+# 0 or +84 / 84 / (+84), then 8–10 digits, possibly in groups split by a space, a dot or a
+# dash: 0912 345 678, 0912.345.678, +84 912-345-678, 0277 3851 234 (a landline).
+_PHONE = re.compile(r"(?<![\w+])(\(\+?84\)|\+?84|0)((?:[ .\-]?\d){8,10})(?!\w)")
 # Identity-card numbers: CMND (9 digits) and CCCD (12 digits), written in one run.
 _ID_NUMBER = re.compile(r"(?<!\w)(?:\d{12}|\d{9})(?!\w)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

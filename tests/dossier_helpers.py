@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import OperationalError
+
 from bot.app import App
 from bot.dossiers import service
 from bot.dossiers.service import DossierInput
@@ -24,9 +26,18 @@ async def upsert(app: App, data: DossierInput, unit: str = "MYTHO",
 
 
 async def change(app: App, code: str, status: DossierStatus, **kw: object) -> None:
-    async with app.services.sessions() as db:
-        dossier = await store.by_code(db, code)
-        assert dossier is not None
-        await service.change_status(app.services, db, dossier, status, source="test",
-                                    **kw)  # type: ignore[arg-type]
-        await db.commit()
+    # Beside a running bot on SQLite, a transaction that read before the dispatcher's last
+    # commit is refused at once when it writes (SQLITE_BUSY, no waiting): like any client of
+    # the API, try again.
+    for attempt in range(5):
+        try:
+            async with app.services.sessions() as db:
+                dossier = await store.by_code(db, code)
+                assert dossier is not None
+                await service.change_status(app.services, db, dossier, status, source="test",
+                                            **kw)  # type: ignore[arg-type]
+                await db.commit()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 4:
+                raise

@@ -5,11 +5,13 @@ from __future__ import annotations
 from bot.handlers import (
     dossier_citizen,
     dossier_staff,
+    faq,
     help,
     invite,
     language,
     plan_upload,
     rating,
+    reports,
     start,
     tasks,
     unit_overview,
@@ -20,4 +22,4 @@ from bot.routing import Router
 def all_routers() -> list[Router]:
     return [start.router, help.router, language.router, invite.router,
             dossier_citizen.router, dossier_staff.router, rating.router, tasks.router,
-            plan_upload.router, unit_overview.router]
+            plan_upload.router, unit_overview.router, faq.router, reports.router]
