@@ -44,6 +44,14 @@ async def staff_dossiers(ctx: Context) -> None:
                                   n=len(watched)))
             sections += [_line(ctx, d, calendar, today) for d in watched[:LISTED]]
             shown += [d for d in watched[:LISTED] if d not in shown]
+    waiting = [d for d in await store.handled_by(ctx.db, ctx.account.person_id, open_only=False)
+               if d.status == DossierStatus.ready]
+    if waiting:
+        sections += ["", ctx._("<b>Results waiting for pickup</b> ({n}):", n=len(waiting))]
+        sections += [ctx._("• <b>{code}</b> {procedure} — appointment {date}", code=d.code,
+                           procedure=d.procedure_name, date=ctx.t.date(d.appointment_at))
+                     for d in waiting[:LISTED]]
+        shown += [d for d in waiting[:LISTED] if d not in shown]
     if not sections:
         ctx.reply(ctx._("You have no open dossiers. Dossiers assigned to you by the one-stop "
                         "software will appear here."))
