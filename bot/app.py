@@ -15,6 +15,9 @@ from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, SystemClock
 from bot.conversation import Dispatcher, Menu
 from bot.dossiers import notices as dossier_notices
+from bot.faq import forwarding as faq_forwarding
+from bot.faq.default import ensure_catalogue
+from bot.faq.search import FaqCatalogue
 from bot.handlers import all_routers
 from bot.i18n import Translations
 from bot.ratings import notices as rating_notices
@@ -74,10 +77,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         templates=builtin_templates(),
         subjects=SubjectChecks(),
         wakeup=wakeup,
+        faq=FaqCatalogue(),
     )
     dossier_notices.register(services.templates, services.subjects)
     task_reminders.register(services.templates, services.subjects)
     rating_notices.register(services.templates, services.subjects)
+    faq_forwarding.register(services.templates, services.subjects)
     return App(settings, engine, services, Dispatcher(services, all_routers()))
 
 
@@ -112,6 +117,7 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
     with dispatcher_lock(settings.DATABASE_URL):
         try:
             await report_calendar.at_startup(app.services)
+            await ensure_catalogue(app.services)
             await channel.start()
             scheduler.start()
             if not receive:
@@ -157,6 +163,7 @@ async def serve_console(app: App, persona: str) -> None:
     async with app.services.sessions() as db:
         await seed_if_empty(app.services, db)
     await report_calendar.at_startup(app.services)
+    await ensure_catalogue(app.services)
     channel = ConsoleChannel(app.services.translations, persona)
     # Reminders and notices are delivered here too, so the sandbox shows the whole product.
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})

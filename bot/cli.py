@@ -25,6 +25,7 @@ from bot.cli_common import (
     with_app,
 )
 from bot.cli_dossiers import register as register_dossiers
+from bot.cli_faq import register as register_faq
 from bot.cli_report import report
 from bot.cli_tasks import register as register_tasks
 from bot.settings import Settings
@@ -43,6 +44,7 @@ register_dossiers(cli)
 register_tasks(cli)
 cli.command("qr")(cli_qr.qr)
 cli.command("report")(report)
+register_faq(cli)
 @cli.command()
 def migrate() -> None:
     """Create or upgrade the database tables."""

@@ -17,7 +17,7 @@ from bot.i18n import N_, Translator
 from bot.logs import describe_failure
 from bot.messages import AccountView, Incoming, Outgoing
 from bot.rendering import choosable, pick_option
-from bot.routing import DOCUMENT, ChannelInfo, Context, Refusal, Route, Router
+from bot.routing import DOCUMENT, TEXT, ChannelInfo, Context, Refusal, Route, Router
 from bot.services import Services
 from storage import accounts, audit, conversations
 from storage.models import ChannelAccount, Person, Role
@@ -50,10 +50,12 @@ class Dispatcher:
         self._options: dict[str, Route] = {}
         self._states: dict[str, Route] = {}
         self._documents: dict[str, Route] = {}
+        self._texts: dict[str, Route] = {}
         for router in routers:
             for route in router.routes:
                 table = {"command": self._commands, "option": self._options,
-                         "state": self._states, "document": self._documents}[route.kind]
+                         "state": self._states, "document": self._documents,
+                         "text": self._texts}[route.kind]
                 if route.key in table:
                     raise ValueError(f"{route.kind} {route.key!r} registered twice")
                 table[route.key] = route
@@ -82,17 +84,26 @@ class Dispatcher:
             row = await conversations.load(db, incoming.channel, incoming.chat_id)
             data: dict[str, Any] = dict(row.data) if row else {}
             offered: list[str] = data.pop(OPTIONS_KEY, [])
+            unpicked_number = False
             if not channel.buttons and incoming.option is None:
                 picked = pick_option(incoming.text, offered)
                 if picked is not None:
                     incoming = replace(incoming, option=picked, text=None)
+                else:
+                    # "9" among 3 choices is a slip of the finger, not a question.
+                    unpicked_number = bool(offered) and (incoming.text or "").strip().isdigit()
             ctx = Context(
                 incoming=incoming, account=view, db=db,
                 t=services.translations.get(account.locale), services=services,
                 channel=channel, now=now, commands_for=self.menu,
                 state=row.state if row else None, data=data,
             )
-            await self._run(ctx)
+            if unpicked_number:
+                ctx.reply(ctx._("Please type one of the numbers shown above (1 to {n}), or "
+                                "/help to see what I can do.", n=len(offered)))
+                ctx.data[OPTIONS_KEY] = offered
+            else:
+                await self._run(ctx)
             replies = ctx.replies
             offered_now = [o.data for o in choosable(replies[-1].options)] if replies else []
             if ctx.state_changed or offered_now or offered:
@@ -184,6 +195,8 @@ class Dispatcher:
             ctx.reply(t._("I can only read text messages and the buttons I send. "
                           "Type /help to see what I can do."))
             return
+        if route is None and (msg.text or "").strip() and TEXT in self._texts:
+            route = self._texts[TEXT]
         if route is None:
             ctx.reply(t._("I did not understand that. Type /help to see what I can do."))
             return

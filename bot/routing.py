@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 Handler = Callable[["Context"], Awaitable[None]]
-RouteKind = Literal["command", "option", "state", "document"]
+RouteKind = Literal["command", "option", "state", "document", "text"]
 DOCUMENT = "document"  # the one key of the document route
+TEXT = "text"  # the one key of the free-text route
 
 
 class Refusal(Exception):  # noqa: N818 (a refusal is an outcome, not a fault)
@@ -109,6 +110,17 @@ class Router:
         return register
 
 
+    def text(self, *, roles: Iterable[Role] | None = None) -> Callable[[Handler], Handler]:
+        """Free text that is no command and belongs to no conversation step (one such route
+        in all): a question."""
+
+        def register(fn: Handler) -> Handler:
+            self._add(Route("text", TEXT, fn, frozenset(roles) if roles else None))
+            return fn
+
+        return register
+
+
 class DownloadFailed(Exception):
     """The platform would not give us the file; `too_big` when it is over its limit."""
 
@@ -185,6 +197,12 @@ class Context:
 
     def clear_state(self) -> None:
         self.state, self.data, self.state_changed = None, {}, True
+
+    def remember(self, **data: Any) -> None:
+        """Keeps `data` for the next message without starting a conversation step (e.g. the
+        procedure a follow-up question refers to); the next step started replaces it."""
+        self.data.update(data)
+        self.state_changed = True
 
     # -- records ----------------------------------------------------------------------
     async def audit(self, action: str, subject: str = "", **detail: Any) -> None:

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     QUIET_HOURS: str = "21:00-07:00"
     # The rating request follows the handover by this much (quiet hours still apply), and a
     # rating may be redone within RATING_CHANGE_HOURS of the first answer.
+    # Shown when the bot cannot answer a question about a procedure.
+    FAQ_HOTLINE: str = Field(default="1022", max_length=40)
     RATING_DELAY_MINUTES: int = Field(default=30, ge=0, le=7 * 24 * 60)
     RATING_CHANGE_HOURS: int = Field(default=24, ge=0, le=24 * 30)
     # Every unit's yearly CCHC reports: KEY=dd/mm:Title (the deadline in each year).

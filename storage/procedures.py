@@ -15,7 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.types import utc_column
 
 CODE_MAX = 32
-NAME_MAX = 500
+# Wide enough for every record of the national portal as published (names up to 1,094
+# characters, agencies up to 1,346).
+NAME_MAX = 2000
 TEXT_MAX = 4000
 QUESTION_MAX = 2000
 
@@ -29,9 +31,9 @@ class Procedure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=CODE_MAX, unique=True, index=True)
     name: str = Field(max_length=NAME_MAX)
-    field: str = Field(default="", max_length=NAME_MAX)
+    field: str = Field(default="", max_length=500)
     level: str = Field(default="", max_length=64)
-    agency: str = Field(default="", max_length=NAME_MAX)
+    agency: str = Field(default="", max_length=TEXT_MAX)
     steps: str = Field(default="")
     channels: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     documents: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
@@ -40,6 +42,8 @@ class Procedure(SQLModel, table=True):
     legal_basis: str = Field(default="")
     online_url: str = Field(default="", max_length=500)
     url: str = Field(default="", max_length=500)
+    # The portal's citizen priority (0–2): between equal matches, what citizens bring first.
+    priority: int = Field(default=0)
     updated_at: datetime = Field(sa_column=utc_column())
 
 
