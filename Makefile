@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Keep bytecode out of the source tree.
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 
-.PHONY: install run console test lint bench lock i18n-extract i18n-update clean
+.PHONY: install run console test lint bench faq-eval lock i18n-extract i18n-update clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+faq-eval: $(STAMP)
+	$(BIN)/python -m bench.faq_eval
 
 ## Re-resolve the pinned dependencies after editing pyproject.toml (needs uv).
 lock:

@@ -60,5 +60,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("alembic", "apscheduler", "aiogram", "aiohttp.access"):
+    for noisy in ("alembic", "apscheduler", "aiogram", "aiohttp.access", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -37,3 +37,14 @@ def test_pick_up_rate_and_read_the_report(tmp_path: Path) -> None:
     texts = [str(c.value) for row in comments.iter_rows() for c in row if c.value]
     assert "Cán bộ nhiệt tình, chỉ phải chờ hơi lâu" in texts
     assert not any("Đặng Văn Sơn" in t or "0912345678" in t for t in texts)
+
+
+def test_a_newcomer_asks_how_to_register_a_birth(tmp_path: Path) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    script = "lam giay khai sinh can nhung gi\nbao lâu thì có?\n"
+    result = run(["console"], tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr
+    card, follow_up = result.stdout.split("[citizen]> ")[1:3]
+    assert "Thủ tục đăng ký khai sinh (mã thủ tục 1.001193)" in card
+    assert "Cần chuẩn bị" in card and "Giấy chứng sinh" in card
+    assert "Thời hạn giải quyết" in follow_up and "Cần chuẩn bị" not in follow_up
