@@ -247,3 +247,13 @@ async def _account(app: App, chat: Chat) -> int:
         found = await accounts.find(db, chat.info.name, chat.user_id)
         assert found is not None and found.id is not None
         return found.id
+
+
+async def test_unfollowing_cancels_the_rating_request(office: App, clock: ManualClock) -> None:
+    citizen = Chat(office, "c1")
+    dossier = await handed_over(office, clock, citizen)
+    await citizen.press(f"dun:{dossier.id}")
+    [row] = await outbox_rows(office, kind="rating_request")
+    assert row.status == "cancelled"
+    await citizen.press(f"rto:{dossier.id}:1:5")  # and the old button no longer rates
+    assert await rating_of(office, dossier) is None

@@ -40,7 +40,9 @@ def due_subject(dossier_id: int) -> str:
 
 
 def citizen_subjects(dossier_id: int) -> list[str]:
-    return [f"dossier:{dossier_id}", f"dossier-pickup:{dossier_id}"]
+    """What a chat following the dossier is sent (and no longer, once it stops following)."""
+    return [f"dossier:{dossier_id}", f"dossier-pickup:{dossier_id}",
+            f"{rating_notices.SUBJECT}:{dossier_id}"]
 
 
 # -- planning -----------------------------------------------------------------------------
