@@ -7,10 +7,12 @@ crash undoes what the handler changed while the record of the update itself is k
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import N_, Translator
@@ -20,6 +22,7 @@ from bot.rendering import choosable, pick_option
 from bot.routing import DOCUMENT, TEXT, ChannelInfo, Context, Refusal, Route, Router
 from bot.services import Services
 from storage import accounts, audit, conversations
+from storage.db import is_busy
 from storage.models import ChannelAccount, Person, Role
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class Handled:
     locale: str = "vi"  # the sender's language after this update (/lang may change it)
 
 MAX_TEXT = 4096
+BUSY_ATTEMPTS = 4
 OPTIONS_KEY = "_options"
 
 
@@ -65,6 +69,20 @@ class Dispatcher:
         return [r for r in self._commands.values() if r.in_menu and r.allows(role)]
 
     async def handle(self, incoming: Incoming, channel: ChannelInfo) -> Handled:
+        # On SQLite a transaction that read before another connection's commit (the outbox
+        # dispatcher's, say) is refused at once when it writes; nothing of it was kept, so
+        # the update is simply handled again.
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                return await self._handle_once(incoming, channel)
+            except OperationalError as exc:
+                if not is_busy(exc) or attempt == BUSY_ATTEMPTS:
+                    raise
+                log.info("database busy on %s; handling the update again", incoming.channel)
+                await asyncio.sleep(0.02 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _handle_once(self, incoming: Incoming, channel: ChannelInfo) -> Handled:
         services = self.services
         now = services.clock.now()
         async with services.sessions() as db:
@@ -151,6 +169,8 @@ class Dispatcher:
         except Refusal as refusal:
             ctx.replies = [Outgoing(refusal.text)]
         except Exception as exc:
+            if is_busy(exc):
+                raise  # the whole update is tried again (see handle)
             log.error(
                 "handler failed on %s (command=%s, option=%s, state=%s): %s",
                 ctx.incoming.channel, ctx.incoming.command,

@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,6 +56,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked": another connection holds or just changed the data
+    this transaction read; retrying the whole transaction is safe."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

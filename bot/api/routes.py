@@ -12,6 +12,7 @@ from fastapi import Path as PathParam
 
 from bot.api.auth import Caller, caller_dependency
 from bot.api.errors import ApiError, rules_answered
+from bot.api.retry import RetryBusyRoute
 from bot.api.schemas import (
     CODE_PATTERN,
     DossierIn,
@@ -51,7 +52,8 @@ Code = Annotated[str, PathParam(min_length=1, max_length=store.CODE_MAX, pattern
 
 def dossier_router(services: Services,
                    deep_link: Callable[[str], str] | None = None) -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX, tags=["dossiers"], responses=_AUTH_ERRORS)
+    router = APIRouter(prefix=API_PREFIX, tags=["dossiers"], responses=_AUTH_ERRORS,
+                       route_class=RetryBusyRoute)
     Authorized = Annotated[Caller, Depends(caller_dependency(services))]  # noqa: N806
     zone = services.settings.zone
 
