@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from bot import invites
-from bot.app import App
+from bot.app import App, serve_telegram
 from bot.settings import Settings, load_settings
 from storage import units
 from storage.models import Role, UnitKind
@@ -53,3 +56,18 @@ def on_fake_telegram(settings: Settings, fake: FakeTelegramServer, **extra: obje
         "TELEGRAM_API_BASE": fake.base_url, "TELEGRAM_RATE_PER_CHAT_PER_SECOND": 100,
         **extra,
     }, _env_file=None)
+
+
+@asynccontextmanager
+async def serving(app: App, fake: FakeTelegramServer,
+                  timeout: float = 15.0) -> AsyncIterator[App]:  # noqa: ASYNC109
+    """`hanchot run` for `app` against the fake Bot API server while the block runs; the
+    app is closed afterwards."""
+    task = asyncio.create_task(serve_telegram(app))
+    try:
+        await fake.wait_for("deleteWebhook", timeout=timeout)
+        yield app
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await app.close()

@@ -6,7 +6,6 @@ The clock starts on Wednesday 25/11/2026 09:00 in Hà Nội time."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from bot.app import App, build_app, serve_telegram
+from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.dossiers import service
 from bot.dossiers.service import DossierInput
@@ -28,7 +27,7 @@ from tests.conftest import TEST_TOKEN
 from tests.dossier_helpers import change, upsert
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units, member, on_fake_telegram
+from tests.helpers import add_units, member, on_fake_telegram, serving
 from tests.talk import Chat, buttons_info
 
 fake_telegram = fake_telegram_fixture(token=TEST_TOKEN)
@@ -296,14 +295,8 @@ async def running(settings: Settings, clock: ManualClock,
     app = build_app(configured, clock)
     clock.set(START.astimezone(UTC))
     await add_units(app)
-    task = asyncio.create_task(serve_telegram(app))
-    await fake_telegram.wait_for("deleteWebhook")
-    try:
+    async with serving(app, fake_telegram):
         yield app
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await app.close()
 
 
 async def test_a_citizen_hears_of_a_status_change_on_telegram(

@@ -5,7 +5,6 @@ Bot API server, the API called over real HTTP, the QR code decoded from the PNG.
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot.app import App, build_app, serve_telegram
+from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.dossiers import apikeys
 from bot.dossiers.qr import slip_png
@@ -26,7 +25,7 @@ from storage import units
 from tests.conftest import TEST_TOKEN
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units, on_fake_telegram
+from tests.helpers import add_units, on_fake_telegram, serving
 from tests.test_telegram import free_port
 
 fake_telegram = fake_telegram_fixture(token=TEST_TOKEN)
@@ -49,14 +48,8 @@ async def running(settings: Settings, clock: ManualClock,
         assert mytho is not None
         key, _ = await apikeys.create(db, mytho, "một cửa", clock.now())
         await db.commit()
-    task = asyncio.create_task(serve_telegram(app))
-    await fake_telegram.wait_for("deleteWebhook")
-    try:
+    async with serving(app, fake_telegram):
         yield app, f"http://127.0.0.1:{port}", key
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await app.close()
 
 
 async def test_from_the_one_stop_software_to_the_citizens_phone(

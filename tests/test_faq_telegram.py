@@ -6,7 +6,6 @@ bot and delivered to the citizen."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import App, build_app, serve_telegram
+from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.faq.default import DEFAULT_CATALOGUE
 from bot.faq.importer import import_procedures
@@ -24,7 +23,7 @@ from storage.models import Role
 from tests.conftest import TEST_TOKEN
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units, member, on_fake_telegram
+from tests.helpers import add_units, member, on_fake_telegram, serving
 from tests.talk import buttons_info
 from tests.test_telegram import free_port
 
@@ -60,14 +59,8 @@ async def running(settings: Settings, clock: ManualClock,
                  info=buttons_info())
     for source in (DEFAULT_CATALOGUE, json.dumps([long_record()]).encode()):
         assert (await import_procedures(app.services, source)).applied
-    task = asyncio.create_task(serve_telegram(app))
-    await fake_telegram.wait_for("deleteWebhook", timeout=WAIT)
-    try:
+    async with serving(app, fake_telegram):
         yield app
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await app.close()
 
 
 async def say(fake: FakeTelegramServer, text: str, n: int) -> str:

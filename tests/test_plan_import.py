@@ -7,7 +7,6 @@ The clock is Tuesday 10/03/2026 09:00 in Hà Nội time."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import html
 import io
@@ -23,7 +22,7 @@ import openpyxl
 import pytest
 from sqlmodel import col, select
 
-from bot.app import App, build_app, serve_telegram
+from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.demo import UNITS
 from bot.i18n import Translator
@@ -48,7 +47,7 @@ from tests.conftest import TEST_TOKEN
 from tests.data.plan_sample import SAMPLE_PLAN, TASKS_IN_SAMPLE, build_sample
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import member, new_invite, on_fake_telegram
+from tests.helpers import member, new_invite, on_fake_telegram, serving
 from tests.talk import Chat
 
 fake_telegram = fake_telegram_fixture(token=TEST_TOKEN)
@@ -631,14 +630,8 @@ async def running(settings: Settings, clock: ManualClock,
     app = build_app(on_fake_telegram(settings, fake_telegram), clock)
     clock.set(START.astimezone(UTC))
     await demo_units(app)
-    task = asyncio.create_task(serve_telegram(app))
-    await fake_telegram.wait_for("deleteWebhook")
-    try:
+    async with serving(app, fake_telegram):
         yield app
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await app.close()
 
 
 async def bound(app: App, fake: FakeTelegramServer, chat: int, role: Role, unit: str,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import App, build_app, serve_telegram
+from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.dossiers.service import DossierInput
 from bot.settings import Settings
@@ -23,7 +23,7 @@ from tests.conftest import TEST_TOKEN
 from tests.dossier_helpers import change, upsert
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import add_units, member, on_fake_telegram
+from tests.helpers import add_units, member, on_fake_telegram, serving
 from tests.talk import buttons_info
 from tests.test_telegram import free_port
 
@@ -43,14 +43,8 @@ async def running(settings: Settings, clock: ManualClock,
     await add_units(app)
     await member(app, Role.unit_head, name="Trần Văn Hùng", user_id=str(HEAD),
                  info=buttons_info())
-    task = asyncio.create_task(serve_telegram(app))
-    await fake_telegram.wait_for("deleteWebhook", timeout=15)
-    try:
+    async with serving(app, fake_telegram):
         yield app
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await app.close()
 
 
 async def test_a_citizen_rates_on_telegram_and_the_head_hears_of_the_complaint(

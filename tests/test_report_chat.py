@@ -5,7 +5,6 @@ refused. Last, the photo and the document arriving through the fake Telegram ser
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
@@ -16,7 +15,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot import invites
-from bot.app import App, build_app, serve_telegram
+from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.messages import Attachment
 from bot.settings import Settings
@@ -25,7 +24,7 @@ from storage.models import AuditEntry, Role, UnitKind
 from tests.conftest import TEST_TOKEN
 from tests.fakes import FakeTelegramServer
 from tests.fakes.telegram_fixture import fake_telegram_fixture
-from tests.helpers import member, on_fake_telegram
+from tests.helpers import member, on_fake_telegram, serving
 from tests.report_data import NOW, seed
 from tests.talk import Chat, buttons_info
 from tests.test_telegram import free_port
@@ -238,14 +237,8 @@ async def on_telegram(settings: Settings, clock: ManualClock,
     await seed(app)
     await member(app, Role.unit_head, "MYTHO", "Trần Văn Hùng", user_id=str(HEAD_CHAT),
                  info=buttons_info())
-    task = asyncio.create_task(serve_telegram(app))
-    await fake_telegram.wait_for("deleteWebhook")
-    try:
+    async with serving(app, fake_telegram):
         yield app
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await app.close()
 
 
 async def test_the_chart_and_the_workbook_arrive_on_telegram(
