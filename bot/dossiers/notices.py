@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dossiers.rules import STATUS_LABELS
 from bot.i18n import Translator
-from bot.ids import parse_id
+from bot.ids import fetch
 from bot.messages import Option, Outgoing
 from bot.ratings import notices as rating_notices
 from bot.reminders.calendar import WorkingCalendar
@@ -301,5 +301,4 @@ async def _still_waiting(db: AsyncSession, ident: str) -> bool:
 
 
 async def _dossier(db: AsyncSession, ident: str) -> Dossier | None:
-    dossier_id = parse_id(ident)
-    return await db.get(Dossier, dossier_id) if dossier_id is not None else None
+    return await fetch(db, Dossier, ident)

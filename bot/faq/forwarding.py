@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Translator
-from bot.ids import parse_id
+from bot.ids import fetch
 from bot.messages import Option, Outgoing
 from bot.reminders.subjects import SubjectChecks
 from bot.reminders.templates import Templates
@@ -122,6 +122,5 @@ def register(templates: Templates, subjects: SubjectChecks) -> None:
 
 
 async def _still_open(db: AsyncSession, ident: str) -> bool:
-    question_id = parse_id(ident)
-    question = await db.get(ForwardedQuestion, question_id) if question_id is not None else None
+    question = await fetch(db, ForwardedQuestion, ident)
     return question is not None and question.status == QuestionStatus.open

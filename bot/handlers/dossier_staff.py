@@ -9,7 +9,7 @@ from datetime import date
 from bot.dates import parse_day, working_days_left
 from bot.dossiers import service
 from bot.dossiers.rules import STATUS_LABELS, Refused
-from bot.ids import parse_id
+from bot.ids import fetch
 from bot.messages import Option
 from bot.reminders.calendar import WorkingCalendar
 from bot.routing import Context, Router
@@ -204,8 +204,7 @@ async def _dossier_in_reach(ctx: Context) -> Dossier:
 
 
 async def _find(ctx: Context, ident: object) -> Dossier | None:
-    dossier_id = parse_id(ident)
-    dossier = await ctx.db.get(Dossier, dossier_id) if dossier_id is not None else None
+    dossier = await fetch(ctx.db, Dossier, ident)
     if dossier is None or not await _may_see(ctx, dossier):
         return None
     return dossier

@@ -19,7 +19,7 @@ from bot.faq import answers, forwarding
 from bot.faq.answers import Aspect
 from bot.faq.search import Verdict
 from bot.faq.text import fold, syllables
-from bot.ids import parse_id
+from bot.ids import fetch, parse_id
 from bot.messages import Option
 from bot.routing import Context, Router
 from storage import dossiers as dossier_store
@@ -228,9 +228,7 @@ async def typed_answer(ctx: Context) -> None:
 
 
 async def _question_in_reach(ctx: Context, ident: object) -> ForwardedQuestion:
-    question_id = parse_id(ident)
-    question = (await ctx.db.get(ForwardedQuestion, question_id)
-                if question_id is not None else None)
+    question = await fetch(ctx.db, ForwardedQuestion, ident)
     if question is None or not await _may_answer(ctx, question):
         raise ctx.refuse(ctx._("This question is not addressed to your unit, or it no longer "
                                "exists."))

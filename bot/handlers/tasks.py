@@ -11,7 +11,7 @@ from datetime import date
 from bot.dates import parse_day, working_days_left
 from bot.dossiers.rules import Refused
 from bot.i18n import N_
-from bot.ids import parse_id
+from bot.ids import fetch, parse_id
 from bot.messages import Option
 from bot.routing import Context, Router
 from bot.tasks import service
@@ -298,8 +298,7 @@ async def _task_from_state(ctx: Context) -> Task | None:
 
 
 async def _find(ctx: Context, ident: object) -> Task | None:
-    task_id = parse_id(ident)
-    task = await ctx.db.get(Task, task_id) if task_id is not None else None
+    task = await fetch(ctx.db, Task, ident)
     if task is None:
         return None
     if await service.is_responsible(ctx.db, task, ctx.account.person_id):

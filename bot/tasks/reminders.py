@@ -18,7 +18,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Translator
-from bot.ids import parse_id
+from bot.ids import fetch
 from bot.messages import Option, Outgoing
 from bot.reminders.calendar import WorkingCalendar
 from bot.reminders.planner import still_due
@@ -301,6 +301,5 @@ def register(templates: Templates, subjects: SubjectChecks) -> None:
 
 
 async def _still_open(db: AsyncSession, ident: str) -> bool:
-    task_id = parse_id(ident)
-    task = await db.get(Task, task_id) if task_id is not None else None
+    task = await fetch(db, Task, ident)
     return task is not None and task.status != TaskStatus.done
