@@ -29,7 +29,7 @@ from bot.cli_common import (
 from bot.faq import synonyms as synonym_table
 from bot.faq.importer import ImportReport, render_report
 from bot.faq.importer import import_procedures as run_import
-from bot.faq.search import FaqCatalogue, FaqIndex
+from bot.faq.search import FaqIndex
 from storage import audit
 
 faq_cli = typer.Typer(help="Questions about procedures: search the catalogue, edit synonyms.",
@@ -95,7 +95,7 @@ def search(
 
     async def work(app: App) -> dict[str, Any] | None:
         async with app.services.sessions() as db:
-            index = await FaqCatalogue().index(db)
+            index = await app.services.faq.index(db)
         return explain(index, query, limit) if len(index) else None
 
     found = run_migrated(work)
@@ -201,8 +201,3 @@ def register(cli: typer.Typer) -> None:
     cli.command("import-procedures")(import_procedures)
     cli.add_typer(faq_cli, name="faq")
 
-
-if __name__ == "__main__":  # `python -m bot.cli_faq faq search …`, the same as `hanchot`
-    standalone = typer.Typer(no_args_is_help=True)
-    register(standalone)
-    standalone()

@@ -15,14 +15,16 @@ from bot.app import App
 from storage.procedures import all_procedures
 from tests.test_faq_search import CATALOGUE
 
+HANCHOT = str(Path(sys.executable).parent / "hanchot")
+
 
 def faq(args: list[str], app: App, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`hanchot …` for these commands (`python -m bot.cli_faq` registers the same ones)."""
+    """`hanchot …` as an admin runs it, on the test database."""
     environ = {k: v for k, v in os.environ.items()
                if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL", "PUBLIC_URL", "PORT"}}
     environ.update({"DATABASE_URL": app.settings.DATABASE_URL, "DEFAULT_LOCALE": "en"})
-    return subprocess.run([sys.executable, "-m", "bot.cli_faq", *args], capture_output=True,
-                          text=True, cwd=cwd, env=environ, timeout=120)
+    return subprocess.run([HANCHOT, *args], capture_output=True, text=True, cwd=cwd,
+                          env=environ, timeout=120)
 
 
 def write(path: Path, records: list[Any]) -> Path:

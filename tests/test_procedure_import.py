@@ -102,6 +102,7 @@ async def test_json_records_are_stored_as_given(app: App) -> None:
     ]
     # An online channel and the portal's page: the link to submit online.
     assert birth.online_url == PORTAL
+    assert getattr(birth, "priority", 2) == 2  # the portal's citizen_priority
     marriage = await one(app, "1.000894")
     assert marriage.name == unicodedata.normalize("NFC", "Thủ tục đăng ký  kết hôn")
     assert marriage.url == "" and marriage.online_url == "" and marriage.documents == []
@@ -327,6 +328,8 @@ async def test_the_national_catalogue_imports(app: App) -> None:
     birth = await one(app, "1.001193")
     assert birth.name == "Thủ tục đăng ký khai sinh" and birth.field == "Hộ tịch"
     assert birth.online_url.startswith("https://dichvucong.gov.vn/")
+    longest = max(records, key=lambda r: len(r["name"]))
+    assert (await one(app, longest["code"])).name == longest["name"]  # 1,094 characters
     again = await import_procedures(app.services, REAL_CATALOGUE, skip_bad=True)
     assert (again.created, again.updated) == (0, 0)
     if too_long:

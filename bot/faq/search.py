@@ -80,7 +80,7 @@ class Tuning:
     name_b: float = 0.5  # names: length matters less than in long texts
     # How much a citizen-facing procedure (the portal's priority 0–2) is preferred, when the
     # catalogue has priorities (none: no effect).
-    prior_weight: float = 0.4
+    prior_weight: float = 0.2
     # Reranking: a procedure whose name has many words the question lacks ("chấm dứt",
     # "đăng ký lại") gives way to the one that says just what was asked.
     coverage_weight: float = 0.5
@@ -574,25 +574,32 @@ class FaqIndex:
                 found.append(Match(code, self.names[at], CODE_SCORE))
         return found
 
-    def _ranked(self, analysis: Analysis, limit: int) -> tuple[list[Match], float]:
+    def _ranked(self, analysis: Analysis, limit: int) -> tuple[list[Match], list[float], float]:
+        """The best matches; their evidence (the score before the popularity prior, which
+        orders equals but is no evidence the question was understood); the best score
+        the question could reach."""
         quoted = self._quoted(analysis.query)
         if quoted:
-            return quoted[:limit], CODE_SCORE
+            return quoted[:limit], [CODE_SCORE] * len(quoted[:limit]), CODE_SCORE
         if not self.codes or not analysis.terms:
-            return [], 0.0
+            return [], [], 0.0
         total, ideal = self._scores(analysis)
         depth = max(1, min(max(limit, self.tuning.rerank_depth), len(self.codes)))
         top = np.argpartition(-total, depth - 1)[:depth] if depth < len(total) else \
             np.arange(len(total))
         words = {t.text for t in analysis.terms if " " not in t.text and t.weight > 0}
         keep = 1 - self.tuning.coverage_weight
-        scored = [(float(total[i]) * self._prior[i]
-                   * (keep + self.tuning.coverage_weight * self._coverage(int(i), words)),
-                   int(i)) for i in top if total[i] > 0]
-        scored.sort(key=lambda s: (-s[0], self.codes[s[1]]))
-        matches = [Match(self.codes[i], self.names[i], round(score, 4))
-                   for score, i in scored[:limit]]
-        return matches, ideal
+        scored = []
+        for i in map(int, top):
+            if total[i] <= 0:
+                continue
+            evidence = float(total[i]) * (keep + self.tuning.coverage_weight
+                                          * self._coverage(i, words))
+            scored.append((evidence * self._prior[i], evidence, i))
+        scored.sort(key=lambda s: (-s[0], self.codes[s[2]]))
+        best = scored[:limit]
+        return ([Match(self.codes[i], self.names[i], round(score, 4)) for score, _, i in best],
+                [evidence for _, evidence, _ in best], ideal)
 
     def search(self, query: str, limit: int = 5) -> list[Match]:
         return self._ranked(self.analyse(query), limit)[0]
@@ -601,18 +608,18 @@ class FaqIndex:
         """What the chat should do: answer with one procedure (clearly the best, and
         explaining most of the question), offer up to three, or say there is nothing."""
         tuning = self.tuning
-        matches, ideal = self._ranked(self.analyse(query), 3)
+        matches, evidence, ideal = self._ranked(self.analyse(query), 3)
         if not matches:
             return Verdict("nothing", ())
-        top = matches[0].score
+        top = evidence[0]
         relative = min(top / ideal, 1.0) if ideal > 0 else 0.0
         weak = top < tuning.candidate_score * self._scale and relative < tuning.strong_relative
         if weak or relative < tuning.candidate_relative:
             return Verdict("nothing", (), relative)
         second = matches[1].score if len(matches) > 1 else 0.0
-        if relative >= tuning.answer_relative and second <= top * tuning.answer_ratio:
+        if relative >= tuning.answer_relative and second <= matches[0].score * tuning.answer_ratio:
             return Verdict("answer", (matches[0],), relative)
-        shown = tuple(m for m in matches if m.score >= top * tuning.candidate_keep)
+        shown = tuple(m for m in matches if m.score >= matches[0].score * tuning.candidate_keep)
         return Verdict("candidates", shown, relative)
 
     def matched_terms(self, analysis: Analysis, code: str) -> list[str]:
