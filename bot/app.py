@@ -16,8 +16,8 @@ from bot.clock import Clock, SystemClock
 from bot.conversation import Dispatcher, Menu
 from bot.dossiers import notices as dossier_notices
 from bot.faq import forwarding as faq_forwarding
+from bot.faq.catalogue import FaqCatalogue
 from bot.faq.default import ensure_catalogue
-from bot.faq.search import FaqCatalogue
 from bot.handlers import all_routers
 from bot.i18n import Translations
 from bot.ratings import notices as rating_notices

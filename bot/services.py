@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.faq.search import FaqCatalogue
+from bot.faq.catalogue import FaqCatalogue
 from bot.i18n import Translations
 from bot.reminders.planner import Planner
 from bot.reminders.subjects import SubjectChecks

@@ -23,8 +23,9 @@ from bench.faq_eval import (
 from bot.app import App
 from bot.clock import ManualClock
 from bot.faq import synonyms as synonym_table
+from bot.faq.catalogue import FaqCatalogue
 from bot.faq.importer import import_procedures
-from bot.faq.search import FaqCatalogue, FaqIndex, Match, build_from_records
+from bot.faq.search import FaqIndex, Match, build_from_records
 from bot.faq.text import has_marks
 
 
