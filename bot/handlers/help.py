@@ -13,6 +13,9 @@ async def show_help(ctx: Context) -> None:
     lines = [ctx._("Here is what you can do:"), ""]
     for route in ctx.commands_for(ctx.account.role):
         lines.append(f"/{route.key} — {ctx._(route.description or route.key)}")
+    lines += ["", ctx._("You can also simply ask how a procedure works, with or without "
+                        "diacritics, for example: «làm giấy khai sinh cần những gì», «phi "
+                        "cap so do bao nhieu».")]
     ctx.reply("\n".join(lines))
 
 
