@@ -14,6 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.clock import ManualClock
+from storage import units
 from storage.models import Role
 from storage.outbox import Status
 from tests.faq_helpers import load_catalogue
@@ -130,3 +131,36 @@ async def test_bad_buttons_change_nothing(desk: App) -> None:
         await citizen.press(data)
         assert citizen.text and "sự cố" not in citizen.text, data
     assert await outbox_rows(desk, kind="faq_question") == []
+
+
+async def test_staff_find_the_questions_waiting_for_them(desk: App) -> None:
+    clerk = await member(desk, Role.staff, "MYTHO", "Lê Minh Tâm")
+    other = await member(desk, Role.staff, "CAIBE", "Võ Văn Kiệt")
+    citizen = Chat(desk, "c1")
+    await clerk.say("/cauhoi")
+    assert "Không có câu hỏi" in clerk.text
+    mytho = await unit_option(desk, "MYTHO")
+    for question in ("chó nhà hàng xóm sủa suốt đêm thì báo ai",
+                     "tối nay có chiếu phim ngoài trời không"):
+        await citizen.say(question)
+        assert citizen.option_data() == ["fqf"], citizen.text
+        await citizen.press("fqf")
+        await citizen.press(mytho)
+    await clerk.say("/cauhoi")
+    assert "(2)" in clerk.text and "chó nhà hàng xóm" in clerk.text
+    first = clerk.option_data()[0]
+    await other.say("/cauhoi")
+    assert "Không có câu hỏi" in other.text  # another commune's staff see none
+    await clerk.press(first)
+    await clerk.say("Ông/Bà làm đơn gửi UBND phường để hòa giải.")
+    await clerk.say("/cauhoi")
+    assert "(1)" in clerk.text and "chiếu phim" in clerk.text
+    await citizen.say("/cauhoi")
+    assert "chỉ dành cho" in citizen.text
+
+
+async def unit_option(app: App, code: str) -> str:
+    async with app.services.sessions() as db:
+        unit = await units.by_code(db, code)
+        assert unit is not None
+        return f"fqu:{unit.id}"

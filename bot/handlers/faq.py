@@ -19,6 +19,7 @@ from bot.faq import answers, forwarding
 from bot.faq.answers import Aspect
 from bot.faq.search import Verdict
 from bot.faq.text import fold, syllables
+from bot.i18n import N_
 from bot.ids import fetch, parse_id
 from bot.messages import Option
 from bot.routing import Context, Router
@@ -36,6 +37,7 @@ WAIT_ANSWER = "faq:answer"
 LABEL_MAX = 60
 UNITS_OFFERED = 6
 FORWARDS_PER_DAY = 5
+LISTED = 10
 _ASK_KINDS = {UnitKind.commune, UnitKind.ward, UnitKind.district, UnitKind.province}
 
 
@@ -194,6 +196,25 @@ async def _units_to_offer(ctx: Context) -> list[Unit]:
 
 
 # -- staff answer --------------------------------------------------------------------------
+
+@router.command("cauhoi", "questions", roles=STAFF_ROLES,
+                description=N_("Citizens' questions waiting for an answer"))
+async def open_questions(ctx: Context) -> None:
+    stmt = select(ForwardedQuestion).where(
+        ForwardedQuestion.status == QuestionStatus.open).order_by(
+        col(ForwardedQuestion.created_at))
+    waiting = [q for q in (await ctx.db.exec(stmt)).all() if await _may_answer(ctx, q)]
+    if not waiting:
+        ctx.reply(ctx._("No citizen's question is waiting for your unit's answer."))
+        return
+    lines = [ctx._("<b>Questions waiting for an answer</b> ({n}), oldest first:",
+                   n=len(waiting))]
+    lines += [ctx._("{n}. {date} — «{text}»", n=n, date=ctx.t.datetime(q.created_at),
+                    text=q.text[:200]) for n, q in enumerate(waiting[:LISTED], 1)]
+    ctx.reply("\n".join(lines), options=[
+        Option(ctx._("Answer question {n}", n=n), f"fqa:{q.id}")
+        for n, q in enumerate(waiting[:LISTED], 1)], columns=2)
+
 
 @router.option("fqa", roles=STAFF_ROLES)
 async def begin_answer(ctx: Context) -> None:
