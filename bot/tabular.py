@@ -151,7 +151,7 @@ def _empty(row: Sequence[Any]) -> bool:
 def read_table(source: Path | bytes, specs: Sequence[ColumnSpec], *,
                max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> Table:
     """Reads the first sheet whose header row matches our fields best. Raises TableError."""
-    data = _read_bytes(source, max_bytes)
+    data = read_bytes(source, max_bytes)
     if data.startswith(OLE_MAGIC):
         raise TableError(N_("This is an old Excel file (.xls). Please save it as .xlsx or "
                             "CSV (UTF-8) and try again."), kind="unreadable")
@@ -190,7 +190,8 @@ def read_table(source: Path | bytes, specs: Sequence[ColumnSpec], *,
     return Table(columns, headers, first_data, rows, _preamble(head[:row_index]))
 
 
-def _read_bytes(source: Path | bytes, max_bytes: int) -> bytes:
+def read_bytes(source: Path | bytes, max_bytes: int) -> bytes:
+    """The file's bytes, refused politely when unreadable, too big or empty."""
     if isinstance(source, Path):
         try:
             if source.stat().st_size > max_bytes:

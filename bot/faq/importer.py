@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import N_, Safe, Translator
 from bot.import_report import Explains, Reason, RowError, render_refusal
 from bot.services import Services
-from bot.tabular import ColumnSpec, TableError, ValueProblem, display, read_table, text
+from bot.tabular import ColumnSpec, TableError, ValueProblem, display, read_bytes, read_table, text
 from storage import audit
 from storage.procedures import Procedure
 
@@ -129,28 +129,12 @@ def _is_json(data: bytes) -> bool:
 
 def _read(source: Path | bytes) -> tuple[str, list[tuple[int, Any]], dict[str, str]]:
     """("json" | "table", [(row, raw record)], field → column header). Raises TableError."""
-    if isinstance(source, Path):
-        try:
-            if source.stat().st_size > MAX_BYTES:
-                raise _too_big()
-            data = source.read_bytes()
-        except OSError:
-            raise TableError(N_("The file {name} cannot be opened."),
-                             {"name": source.name}, kind="unreadable") from None
-    else:
-        data = source
-    if len(data) > MAX_BYTES:
-        raise _too_big()
+    data = read_bytes(source, MAX_BYTES)
     if _is_json(data):
         return "json", _json_records(data), {}
     table = read_table(data, FIELDS, max_bytes=MAX_BYTES, max_rows=MAX_RECORDS)
     headers = {spec.name: table.header(spec) for spec in FIELDS}
     return "table", [(row.number, row.values) for row in table.rows], headers
-
-
-def _too_big() -> TableError:
-    return TableError(N_("The file is larger than {n} MB. Please split it."),
-                      {"n": MAX_BYTES // (1024 * 1024)}, kind="too_big")
 
 
 def _json_records(data: bytes) -> list[tuple[int, Any]]:
