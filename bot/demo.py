@@ -3,7 +3,7 @@ bound to a console persona. Seeded once, on first use of an empty database."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,12 +98,7 @@ async def _seed_dossiers(services: Services, db: AsyncSession, by_code: dict[str
     calendar = await services.planner.calendar(db)
     zone = services.settings.zone
     today = services.clock.now().astimezone(zone).date()
-    day = today
-    past: list[date] = []
-    while len(past) < 8:
-        day -= timedelta(days=1)
-        if calendar.is_working_day(day):
-            past.append(day)
+    past = calendar.working_days_before(today, 8)
     for code, procedure_code, procedure, received_days_ago, period, status, follow in DOSSIERS:
         received = datetime.combine(past[received_days_ago - 1], time(9, 30), tzinfo=zone)
         outcome = await service.upsert(services, db, by_code["MYTHO"], DossierInput(

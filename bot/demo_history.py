@@ -5,8 +5,7 @@ planned for the past); the same seed gives the same history every time."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,7 +36,7 @@ async def seed_history(services: Services, db: AsyncSession, units: list[Unit],
     calendar = await services.planner.calendar(db)
     zone = services.settings.zone
     today = services.clock.now().astimezone(zone).date()
-    days = _working_days_back(calendar.is_working_day, today, 65)
+    days = calendar.working_days_before(today, 65)
     for n in range(HISTORY):
         unit = units[n % len(units)]
         assert unit.id is not None
@@ -88,13 +87,3 @@ def _rating(rng: random.Random, dossier: Dossier, account_id: int, late: bool,
                   result=level(), feedback=level(), comment=comment, created_at=at,
                   updated_at=at)
 
-
-def _working_days_back(is_working: Callable[[date], bool], today: date,
-                       n: int) -> list[date]:
-    found: list[date] = []
-    day = today
-    while len(found) < n:
-        day -= timedelta(days=1)
-        if is_working(day):
-            found.append(day)
-    return found

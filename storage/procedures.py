@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -89,6 +89,21 @@ async def by_code(db: AsyncSession, code: str) -> Procedure | None:
 
 async def all_procedures(db: AsyncSession) -> list[Procedure]:
     return list((await db.exec(select(Procedure).order_by(col(Procedure.code)))).all())
+
+
+async def forwarded_since(db: AsyncSession, account_id: int, since: datetime) -> int:
+    """How many questions this chat forwarded after `since`."""
+    stmt = select(func.count()).select_from(ForwardedQuestion).where(
+        ForwardedQuestion.account_id == account_id, col(ForwardedQuestion.created_at) > since)
+    return (await db.exec(stmt)).one()
+
+
+async def open_questions(db: AsyncSession, unit_ids: set[int] | None) -> list[ForwardedQuestion]:
+    """Unanswered questions to these units (None: to any), the oldest first."""
+    stmt = select(ForwardedQuestion).where(ForwardedQuestion.status == QuestionStatus.open)
+    if unit_ids is not None:
+        stmt = stmt.where(col(ForwardedQuestion.unit_id).in_(unit_ids))
+    return list((await db.exec(stmt.order_by(col(ForwardedQuestion.created_at)))).all())
 
 
 async def synonyms(db: AsyncSession) -> list[Synonym]:

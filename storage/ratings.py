@@ -76,6 +76,12 @@ def set_answer(rating: Rating, question: str, level: Level | None) -> None:
     setattr(rating, question, int(level) if level is not None else None)
 
 
+def negatives(rating: Rating) -> list[tuple[str, int]]:
+    """The questions answered "không hài lòng" or worse, in the order they are asked."""
+    return [(q, v) for q in QUESTIONS
+            if (v := answer(rating, q)) is not None and Level(v) in NEGATIVE]
+
+
 def clear(rating: Rating) -> None:
     for question in QUESTIONS:
         setattr(rating, question, None)

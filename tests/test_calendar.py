@@ -217,6 +217,14 @@ def test_next_working_day_is_strictly_after() -> None:
     assert CAL.next_working_day(date(2025, 3, 7)) == date(2025, 3, 10)
 
 
+def test_working_days_before_skip_weekends_and_holidays() -> None:
+    assert CAL.previous_working_day(date(2025, 3, 10)) == date(2025, 3, 7)  # Monday → Friday
+    # 2/9/2025 (Tuesday) and 1/9 (its bridge day) are off; 30–31/8 is a weekend.
+    assert CAL.working_days_before(date(2025, 9, 3), 2) == [date(2025, 8, 29),
+                                                              date(2025, 8, 28)]
+
+
+
 # -- next_working_morning -----------------------------------------------------------------
 
 MORNING_CASES = [

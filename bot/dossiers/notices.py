@@ -9,7 +9,7 @@ while the result waits at the desk)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -87,7 +87,7 @@ async def replan(services: Services, db: AsyncSession, dossier: Dossier) -> int:
 
 def _moments(calendar: WorkingCalendar, target: date,
              zone: Any) -> list[tuple[str, datetime]]:
-    days = _working_days_before(calendar, target, 2)
+    days = list(reversed(calendar.working_days_before(target, 2)))
     found = [(f"d-{n}", day) for n, day in zip((2, 1), days, strict=True)]
     found.append(("d-0", target))
     day = target
@@ -95,17 +95,6 @@ def _moments(calendar: WorkingCalendar, target: date,
         day = calendar.next_working_day(day)
         found.append((f"d+{n}", day))
     return [(name, datetime.combine(d, REMIND_AT, tzinfo=zone)) for name, d in found]
-
-
-def _working_days_before(calendar: WorkingCalendar, target: date, n: int) -> list[date]:
-    """The n working days before `target`, earliest first."""
-    found: list[date] = []
-    day = target
-    while len(found) < n:
-        day -= timedelta(days=1)
-        if calendar.is_working_day(day):
-            found.append(day)
-    return list(reversed(found))
 
 
 async def _handler_accounts(db: AsyncSession, dossier: Dossier) -> list[int]:
@@ -166,7 +155,7 @@ async def plan_pickup(services: Services, db: AsyncSession, dossier: Dossier,
     calendar = await services.planner.calendar(db)
     zone = services.settings.zone
     appointment = dossier.appointment_at.astimezone(zone).date()
-    day_before = _working_days_before(calendar, appointment, 1)[0]
+    day_before = calendar.previous_working_day(appointment)
     at = datetime.combine(day_before, REMIND_AT, tzinfo=zone)
     if at <= services.clock.now():
         return 0

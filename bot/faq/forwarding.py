@@ -4,7 +4,7 @@ reaches the citizen through the outbox too. Staff see the question, never who as
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -85,12 +85,9 @@ async def _staff_accounts(db: AsyncSession, unit_id: int) -> list[int]:
 async def _next_working_days(services: Services, db: AsyncSession, now: datetime,
                              n: int) -> list[date]:
     calendar = await services.planner.calendar(db)
-    day = now.astimezone(services.settings.zone).date()
-    found: list[date] = []
+    found = [calendar.next_working_day(now.astimezone(services.settings.zone).date())]
     while len(found) < n:
-        day += timedelta(days=1)
-        if calendar.is_working_day(day):
-            found.append(day)
+        found.append(calendar.next_working_day(found[-1]))
     return found
 
 

@@ -12,8 +12,6 @@ import html
 from datetime import timedelta
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import func
-from sqlmodel import col, select
 
 from bot.faq import answers, forwarding
 from bot.faq.answers import Aspect
@@ -164,11 +162,8 @@ async def send_to_unit(ctx: Context) -> None:
     if not pending or unit is None or unit.id is None:
         raise ctx.refuse(ctx._("This button is no longer valid. Please type your question "
                                "again."))
-    since = ctx.now - timedelta(days=1)
-    recent = (await ctx.db.exec(select(func.count()).select_from(ForwardedQuestion).where(
-        ForwardedQuestion.account_id == ctx.account.account_id,
-        col(ForwardedQuestion.created_at) > since,
-    ))).one()
+    recent = await procedures.forwarded_since(ctx.db, ctx.account.account_id,
+                                              ctx.now - timedelta(days=1))
     if recent >= FORWARDS_PER_DAY:
         raise ctx.refuse(ctx._(
             "You have sent {n} questions today; please wait for the answers, or call the "
@@ -200,10 +195,7 @@ async def _units_to_offer(ctx: Context) -> list[Unit]:
 @router.command("cauhoi", "questions", roles=STAFF_ROLES,
                 description=N_("Citizens' questions waiting for an answer"))
 async def open_questions(ctx: Context) -> None:
-    stmt = select(ForwardedQuestion).where(
-        ForwardedQuestion.status == QuestionStatus.open).order_by(
-        col(ForwardedQuestion.created_at))
-    waiting = [q for q in (await ctx.db.exec(stmt)).all() if await _may_answer(ctx, q)]
+    waiting = await procedures.open_questions(ctx.db, await _answerable_units(ctx))
     if not waiting:
         ctx.reply(ctx._("No citizen's question is waiting for your unit's answer."))
         return
@@ -250,18 +242,24 @@ async def typed_answer(ctx: Context) -> None:
 
 async def _question_in_reach(ctx: Context, ident: object) -> ForwardedQuestion:
     question = await fetch(ctx.db, ForwardedQuestion, ident)
-    if question is None or not await _may_answer(ctx, question):
+    scope = await _answerable_units(ctx)
+    if question is None or (scope is not None and question.unit_id not in scope):
         raise ctx.refuse(ctx._("This question is not addressed to your unit, or it no longer "
                                "exists."))
     return question
 
 
-async def _may_answer(ctx: Context, question: ForwardedQuestion) -> bool:
+async def _answerable_units(ctx: Context) -> set[int] | None:
+    """Whose questions this person answers (None: everyone's, for admins): their unit and
+    its offices, and the units above it."""
     if ctx.account.role == Role.admin:
-        return True
+        return None
     mine = ctx.account.unit_id
     if mine is None:
-        return False
-    # Staff of the unit or of its offices, and heads above it.
-    return (mine in await units.subtree_ids(ctx.db, question.unit_id)
-            or question.unit_id in await units.subtree_ids(ctx.db, mine))
+        return set()
+    scope = await units.subtree_ids(ctx.db, mine)
+    unit = await units.by_id(ctx.db, mine)
+    while unit is not None and unit.parent_id is not None:
+        scope.add(unit.parent_id)
+        unit = await units.by_id(ctx.db, unit.parent_id)
+    return scope

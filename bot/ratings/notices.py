@@ -20,7 +20,7 @@ from bot.services import Services
 from storage import accounts, ratings
 from storage.dossiers import Dossier, DossierStatus
 from storage.outbox import Timing
-from storage.ratings import ELEMENTS, NEGATIVE, OVERALL, Level, Rating
+from storage.ratings import Level, Rating
 
 SUBJECT = "rating"
 
@@ -54,11 +54,9 @@ async def alert_head(services: Services, db: AsyncSession, dossier: Dossier, rat
     assert dossier.id is not None and rating.id is not None
     heads = await accounts.nearest_heads(db, dossier.unit_id)
     found = [a.id for a in await accounts.accounts_of(db, set(heads)) if a.id is not None]
-    negatives = [(q, v) for q in (OVERALL, *ELEMENTS)
-                 if (v := ratings.answer(rating, q)) is not None and Level(v) in NEGATIVE]
     params: dict[str, Any] = {
         "dossier_id": dossier.id, "code": dossier.code, "procedure": dossier.procedure_name,
-        "answers": [[q, v] for q, v in negatives],
+        "answers": [[q, v] for q, v in ratings.negatives(rating)],
     }
     step = "first"
     if with_comment and rating.comment:

@@ -16,7 +16,7 @@ from bot.ratings import notices
 from bot.services import Services
 from storage import ratings
 from storage.dossiers import Dossier, DossierStatus, DossierSubscription
-from storage.ratings import ELEMENTS, NEGATIVE, OVERALL, Level, Rating
+from storage.ratings import NEGATIVE, OVERALL, Level, Rating
 
 
 class Closed(StrEnum):
@@ -110,19 +110,9 @@ async def comment(services: Services, db: AsyncSession, dossier: Dossier, accoun
     rating.updated_at = now
     db.add(rating)
     await db.flush()
-    if rating.comment and negatives(rating):
+    if rating.comment and ratings.negatives(rating):
         await notices.alert_head(services, db, dossier, rating, with_comment=True)
     return rating
-
-
-def negatives(rating: Rating) -> list[tuple[str, int]]:
-    """The questions answered "không hài lòng" or worse, in the order they are asked."""
-    found = []
-    for question in (OVERALL, *ELEMENTS):
-        value = ratings.answer(rating, question)
-        if value is not None and Level(value) in NEGATIVE:
-            found.append((question, value))
-    return found
 
 
 def _check_owner_and_window(services: Services, rating: Rating, account_id: int,

@@ -108,6 +108,21 @@ class WorkingCalendar:
             d += _ONE_DAY
         return d
 
+    def previous_working_day(self, d: date) -> date:
+        """The last working day strictly before `d`."""
+        d -= _ONE_DAY
+        while not self.is_working_day(d):
+            d -= _ONE_DAY
+        return d
+
+    def working_days_before(self, d: date, n: int) -> list[date]:
+        """The n working days before `d`, the nearest first."""
+        found: list[date] = []
+        while len(found) < n:
+            d = self.previous_working_day(d)
+            found.append(d)
+        return found
+
     def add_working_days(self, d: date, n: int) -> date:
         """The n-th working day strictly after `d`: the day of receipt is not counted.
 
