@@ -164,3 +164,31 @@ async def unit_option(app: App, code: str) -> str:
         unit = await units.by_code(db, code)
         assert unit is not None
         return f"fqu:{unit.id}"
+
+
+async def test_forwarding_refuses_politely_what_it_cannot_take(desk: App) -> None:
+    clerk = await member(desk, Role.staff, "MYTHO", "Lê Minh Tâm")
+    citizen = Chat(desk, "c1")
+    mytho = await unit_option(desk, "MYTHO")
+    await citizen.say("chó nhà hàng xóm sủa suốt đêm thì báo ai")
+    await citizen.press("fqf")
+    await citizen.say("Sao Hỏa")  # no such commune or ward
+    assert "không tìm thấy xã, phường" in citizen.text
+    await citizen.press(mytho)
+    [row] = await outbox_rows(desk, kind="faq_question")
+    await clerk.press(f"fqa:{row.params['question_id']}")
+    await clerk.say("x")  # too short
+    assert "từ 2 đến 2.000 ký tự" in clerk.text
+    await clerk.say("y" * 2001)  # too long
+    assert "từ 2 đến 2.000 ký tự" in clerk.text
+    assert await outbox_rows(desk, kind="faq_answer") == []
+    # Five questions a day at most from one chat.
+    for n in range(4):
+        await citizen.say(f"tối nay có chiếu phim số {n} ngoài trời không")
+        await citizen.press("fqf")
+        await citizen.press(mytho)
+    await citizen.say("tối mai có chiếu phim ngoài trời không")
+    await citizen.press("fqf")
+    await citizen.press(mytho)
+    assert "đã gửi 5 câu hỏi" in citizen.text
+    assert len(await outbox_rows(desk, kind="faq_question")) == 5

@@ -257,3 +257,21 @@ async def test_unfollowing_cancels_the_rating_request(office: App, clock: Manual
     assert row.status == "cancelled"
     await citizen.press(f"rto:{dossier.id}:1:5")  # and the old button no longer rates
     assert await rating_of(office, dossier) is None
+
+
+async def test_a_comment_too_long_is_asked_again_and_nothing_is_lost(
+    office: App, clock: ManualClock,
+) -> None:
+    citizen = Chat(office, "c1")
+    dossier = await handed_over(office, clock, citizen)
+    await citizen.press(f"rto:{dossier.id}:1:4")
+    for index in range(5):
+        await citizen.press(f"rte:{dossier.id}:1:{index}:0")
+    await citizen.say("x" * 1001)
+    assert "không quá 1.000 ký tự" in citizen.text
+    await citizen.say("   ")
+    assert "gõ góp ý bằng chữ" in citizen.text
+    assert answers(await rating_of(office, dossier))[1:] == (4, None, None, None, None, None,
+                                                             None)
+    await citizen.say("<b>Tốt</b> lắm")  # kept as typed; escaped wherever it is shown
+    assert answers(await rating_of(office, dossier))[-1] == "<b>Tốt</b> lắm"
