@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.broadcasts import notices as broadcast_notices
+from bot.broadcasts.monitor import BroadcastMonitor
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, SystemClock
@@ -83,6 +85,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     task_reminders.register(services.templates, services.subjects)
     rating_notices.register(services.templates, services.subjects)
     faq_forwarding.register(services.templates, services.subjects)
+    broadcast_notices.register(services.templates, services.subjects)
     return App(settings, engine, services, Dispatcher(services, all_routers()))
 
 
@@ -112,7 +115,8 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
     channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE,
                               request_timeout=settings.TELEGRAM_REQUEST_TIMEOUT)
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
-    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS)
+    monitor = BroadcastMonitor(app.services, {channel.name: channel}, outbox_dispatcher.limiters)
+    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS, monitor)
     http: HttpServer | None = None
     with dispatcher_lock(settings.DATABASE_URL):
         try:
@@ -167,7 +171,8 @@ async def serve_console(app: App, persona: str) -> None:
     channel = ConsoleChannel(app.services.translations, persona)
     # Reminders and notices are delivered here too, so the sandbox shows the whole product.
     outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
-    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS)
+    monitor = BroadcastMonitor(app.services, {channel.name: channel}, outbox_dispatcher.limiters)
+    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS, monitor)
     scheduler.start()
     try:
         await channel.run(ReplySender(app.services, app.dispatcher, channel))

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     OUTBOX_LEASE_SECONDS: int = Field(default=60, ge=1, le=3600)
     OUTBOX_MAX_ATTEMPTS: int = Field(default=6, ge=1, le=50)
     DISPATCH_INTERVAL_SECONDS: float = Field(default=2.0, gt=0, le=60)
+    # How often running broadcasts are checked (starts, progress edits, the end).
+    BROADCAST_TICK_SECONDS: float = Field(default=1.0, gt=0, le=60)
     REMINDER_RULES: str = "T-7d@08:00,T-3d@08:00,T-1d@08:00,T-0@08:00,T+1d@08:00/daily"
     QUIET_HOURS: str = "21:00-07:00"
     # The rating request follows the handover by this much (quiet hours still apply), and a

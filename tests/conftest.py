@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import storage.calendar  # noqa: F401  (all tables on the metadata, for TRUNCATE)
+import storage.broadcasts  # noqa: F401  (all tables on the metadata, for TRUNCATE)
+import storage.calendar  # noqa: F401
 import storage.dossiers  # noqa: F401
 import storage.outbox  # noqa: F401
 import storage.procedures  # noqa: F401

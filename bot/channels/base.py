@@ -27,6 +27,11 @@ class Channel(Protocol):
         """Delivers one message (split as the platform needs) and says how it went."""
         ...
 
+    async def edit(self, chat_id: str, message_id: str, out: Outgoing, locale: str
+                   ) -> DeliveryResult:
+        """Replaces the text (and buttons) of a message the bot sent earlier."""
+        ...
+
     async def set_menu(self, chat_id: str, menu: Menu) -> None:
         """Shows the commands this person may use, where the platform has a menu."""
         ...

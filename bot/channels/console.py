@@ -69,6 +69,14 @@ class ConsoleChannel:
         self._print()
         return Sent((str(self._counter),))
 
+    async def edit(self, chat_id: str, message_id: str, out: Outgoing, locale: str
+                   ) -> DeliveryResult:
+        """A terminal cannot change what it printed: the new text is printed, marked."""
+        t = self.translations.get(locale)
+        self._print(f"[✎ {message_id}] " + plain(numbered(out, t)))
+        self._print()
+        return Sent((message_id,))
+
     def _save(self, attachment: Attachment) -> str:
         name = Path(attachment.filename or "file").name
         if attachment.data is None:

@@ -8,6 +8,7 @@ Telegram's errors become delivery results the rest of the bot understands.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
@@ -67,6 +68,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 # The Bot API hands bots files of at most 20 MB; features set their own, smaller limits.
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 60
+UPLOAD_MEMORY = 64  # files whose Telegram file_id is remembered
 GONE_MARKERS = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked",
                 "user not found", "peer_id_invalid")
 
@@ -86,6 +88,7 @@ class TelegramChannel:
         self._response_types = [Response[Message], Response[bool], Response[list[Update]]]
         self.poll_timeout = poll_timeout
         self.username = ""
+        self._uploaded: dict[str, str] = {}
         self._stopping = asyncio.Event()
 
     @property
@@ -138,15 +141,46 @@ class TelegramChannel:
         except TelegramAPIError as exc:
             return Failed(exc.message, temporary=False)
 
+    async def edit(self, chat_id: str, message_id: str, out: Outgoing, locale: str
+                   ) -> DeliveryResult:
+        text = split_text(out.text, TEXT_LIMIT)[0] if out.text else "…"
+        try:
+            await self.bot.edit_message_text(text=text, chat_id=int(chat_id),
+                                             message_id=int(message_id),
+                                             reply_markup=_keyboard(out))
+            return Sent((message_id,))
+        except TelegramRetryAfter as exc:
+            return RetryAfter(float(exc.retry_after))
+        except TelegramForbiddenError as exc:
+            return RecipientGone(exc.message)
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return Sent((message_id,))  # already showing exactly this
+            return Failed(exc.message, temporary=False)
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            return Failed(exc.message, temporary=True)
+        except TelegramAPIError as exc:
+            return Failed(exc.message, temporary=False)
+
     async def _send_attachment(self, chat_id: str, attachment: Attachment) -> str:
         file: Any = attachment.file_ref
+        digest = None
         if attachment.data is not None:
-            file = BufferedInputFile(attachment.data, attachment.filename or "file")
+            # The same file to many chats (a broadcast) is uploaded once, then reused.
+            digest = hashlib.sha256(attachment.data).hexdigest()
+            file = self._uploaded.get(digest) or BufferedInputFile(
+                attachment.data, attachment.filename or "file")
         msg: Message
         if attachment.kind == "photo":
             msg = await self.bot.send_photo(int(chat_id), file)
+            file_id = msg.photo[-1].file_id if msg.photo else None
         else:
             msg = await self.bot.send_document(int(chat_id), file)
+            file_id = msg.document.file_id if msg.document else None
+        if digest is not None and file_id:
+            self._uploaded[digest] = file_id
+            while len(self._uploaded) > UPLOAD_MEMORY:
+                self._uploaded.pop(next(iter(self._uploaded)))
         return str(msg.message_id)
 
     async def download(self, attachment: Attachment) -> bytes:

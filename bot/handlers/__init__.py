@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.handlers import (
+    announcements,
     dossier_citizen,
     dossier_staff,
     faq,
@@ -22,4 +23,5 @@ from bot.routing import Router
 def all_routers() -> list[Router]:
     return [start.router, help.router, language.router, invite.router,
             dossier_citizen.router, dossier_staff.router, rating.router, tasks.router,
-            plan_upload.router, unit_overview.router, faq.router, reports.router]
+            plan_upload.router, unit_overview.router, announcements.router, faq.router,
+            reports.router]

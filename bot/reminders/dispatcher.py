@@ -181,7 +181,7 @@ class OutboxDispatcher:
                     "attempts": row.attempts - 1, "last_result": "no_channel"}
         if self.subjects.checked(row.subject):
             async with self.services.sessions() as db:
-                if not await self.subjects.applies(db, row.subject):
+                if not await self.subjects.applies(db, row.subject, row.account_id):
                     return {"status": Status.cancelled, "last_result": "stale",
                             "last_error": "subject no longer applies"}
         t = self.services.translations.get(account.locale)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.broadcasts.monitor import BroadcastMonitor
 from bot.logs import describe_failure
 from bot.reminders.dispatcher import OutboxDispatcher
 from bot.services import Services
@@ -75,6 +76,7 @@ def build_scheduler(
     dispatcher: OutboxDispatcher | None = None,
     replanners: list[Replanner] | None = None,
     mornings: list[Replanner] | None = None,
+    broadcasts: BroadcastMonitor | None = None,
 ) -> AsyncIOScheduler:
     zone = services.settings.zone
     scheduler = AsyncIOScheduler(timezone=zone)
@@ -91,6 +93,11 @@ def build_scheduler(
         scheduler.add_job(
             morning, "cron", hour=7, minute=30, args=[services], id=f"morning_{n}",
             coalesce=True, max_instances=1, misfire_grace_time=3600,
+        )
+    if broadcasts is not None:
+        scheduler.add_job(
+            broadcasts.tick, "interval", seconds=services.settings.BROADCAST_TICK_SECONDS,
+            id="broadcasts", coalesce=True, max_instances=1, misfire_grace_time=None,
         )
     if dispatcher is not None:
         tick = DispatchTick(dispatcher)

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import storage.calendar  # noqa: F401  (each import registers its tables on the metadata)
+import storage.broadcasts  # noqa: F401  (each import registers its tables on the metadata)
+import storage.calendar  # noqa: F401
 import storage.dossiers  # noqa: F401
 import storage.models  # noqa: F401
 import storage.outbox  # noqa: F401

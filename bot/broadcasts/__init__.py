@@ -1,0 +1,1 @@
+"""Broadcasts to staff and to citizens who opted in to announcements."""
