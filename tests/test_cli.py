@@ -22,7 +22,7 @@ def run(
                if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL", "PUBLIC_URL", "PORT"}}
     environ.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **env})
     return subprocess.run([HANCHOT, *args], input=stdin, capture_output=True, text=True,
-                          cwd=tmp_path, env=environ, timeout=60)
+                          cwd=tmp_path, env=environ, timeout=180)
 
 
 @pytest.mark.parametrize(("name", "value", "words"), [

@@ -500,7 +500,7 @@ def hanchot(args: list[str], database_url: str, cwd: Path) -> subprocess.Complet
                if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL", "PUBLIC_URL", "PORT"}}
     environ.update({"DATABASE_URL": database_url, "DEFAULT_LOCALE": "vi"})
     return subprocess.run([HANCHOT, *args], capture_output=True, text=True, cwd=cwd,
-                          env=environ, timeout=60)
+                          env=environ, timeout=180)
 
 
 async def test_the_import_plan_command(app: App, tmp_path: Path) -> None:
@@ -542,7 +542,7 @@ def test_the_sandbox_sends_a_file_with_tep(tmp_path: Path) -> None:
     environ = {k: v for k, v in os.environ.items()
                if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL", "PUBLIC_URL", "PORT"}}
     result = subprocess.run([HANCHOT, "console", "--as", "admin"], input=script,
-                            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=180,
                             env={**environ, "DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
     # The demo admin imports the demo ward's plan.
