@@ -16,7 +16,7 @@ from bot.dossiers.service import DossierInput
 from bot.services import Services
 from bot.tasks import service as task_service
 from bot.tasks.service import TaskInput
-from storage import accounts, units
+from storage import accounts, broadcasts, units
 from storage.dossiers import DossierStatus
 from storage.models import ChannelAccount, Person, Role, Unit, UnitKind
 from storage.tasks import PlanKind, Recurrence
@@ -83,6 +83,9 @@ async def seed_if_empty(services: Services, db: AsyncSession) -> bool:
         person = await accounts.add_person(db, name, role, unit.id if unit else None, now)
         if persona:
             accounts_by_persona[persona] = await _bind_console(db, person, persona, now, locale)
+        if role == Role.citizen and person.id is not None:
+            # The demo citizens asked for announcements, so an admin's broadcast reaches them.
+            await broadcasts.opt_in(db, person.id, now)
     await _seed_dossiers(services, db, by_code, accounts_by_persona["citizen"])
     await seed_history(services, db, [by_code["MYTHO"], by_code["CAIBE"]],
                        accounts_by_persona["citizen"])

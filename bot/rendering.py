@@ -9,7 +9,9 @@ import re
 from bot.i18n import Translator
 from bot.messages import Option, Outgoing
 
-_TAG = re.compile(r"</?(?:b|i|u|s|code|pre|a)(?:\s[^>]*)?>", re.IGNORECASE)
+# Telegram's HTML subset (announcements may use all of it).
+_TAG = re.compile(r"</?(?:b|strong|i|em|u|ins|s|strike|del|code|pre|a|span|tg-spoiler|blockquote)"
+                  r"(?:\s[^>]*)?>", re.IGNORECASE)
 _DIGITS = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
 
 
