@@ -173,6 +173,11 @@ async def cancel(services: Services, db: AsyncSession, broadcast_id: int,
     """Stops a scheduled or running broadcast: nothing still queued is sent. True when this
     call cancelled it."""
     now = services.clock.now()
+    broadcast = await store.get(db, broadcast_id)
+    if broadcast is None:
+        return False
+    if broadcast.status == BroadcastStatus.sending and not (await figures(db, broadcast)).waiting:
+        return False  # everything went out already; the report is on its way
     for frm in (BroadcastStatus.sending, BroadcastStatus.scheduled):
         if await store.move(db, broadcast_id, frm, BroadcastStatus.cancelled, cancelled_by=by):
             stopped = await outbox.cancel_subject(db, subject_of(broadcast_id))
@@ -233,7 +238,8 @@ async def finish(services: Services, db: AsyncSession, broadcast: Broadcast,
                        subject=subject_of(broadcast.id), now=now, status=str(to),
                        total=seen.total, sent=seen.sent, failed=seen.failed,
                        blocked=seen.blocked, skipped=seen.skipped)
-    if broadcast.sender_account_id is not None:
+    if broadcast.sender_account_id is not None and broadcast.started_at is not None:
+        # (A scheduled one stopped before its time has nothing to report.)
         await services.planner.schedule(
             db, account_id=broadcast.sender_account_id, kind="broadcast.report",
             subject=sender_subject(broadcast.id),

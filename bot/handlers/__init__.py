@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.handlers import (
     announcements,
+    broadcast,
     dossier_citizen,
     dossier_staff,
     faq,
@@ -23,5 +24,6 @@ from bot.routing import Router
 def all_routers() -> list[Router]:
     return [start.router, help.router, language.router, invite.router,
             dossier_citizen.router, dossier_staff.router, rating.router, tasks.router,
-            plan_upload.router, unit_overview.router, announcements.router, faq.router,
+            plan_upload.router, unit_overview.router, announcements.router, broadcast.router,
+            faq.router,
             reports.router]
