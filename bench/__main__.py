@@ -14,6 +14,7 @@ DATABASE_BOUND = [
     ["bench.dispatch", "--concurrency", "8"],
     ["bench.outbox", "speed"],
     ["bench.outbox", "claim"],
+    ["bench.broadcast"],
 ]
 ONCE = [["bench.outbox", "limits"], ["bench.faq_eval"]]
 

@@ -15,6 +15,7 @@ from bot.app import App, serve_console, serve_telegram
 from bot.channels.base import ChannelStartError
 from bot.channels.console import PERSONAS
 from bot.cli_apikey import apikey_cli
+from bot.cli_broadcast import register as register_broadcast
 from bot.cli_calendar import calendar_cli
 from bot.cli_common import (
     err,
@@ -45,6 +46,7 @@ register_tasks(cli)
 cli.command("qr")(cli_qr.qr)
 cli.command("report")(report)
 register_faq(cli)
+register_broadcast(cli)
 @cli.command()
 def migrate() -> None:
     """Create or upgrade the database tables."""

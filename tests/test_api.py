@@ -340,7 +340,9 @@ async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     schema = (await client.get("/openapi.json")).json()
     assert schema["info"]["title"] == "Hạn Chót API"
-    assert set(schema["paths"]) == {"/api/v1/dossiers/{code}", "/api/v1/dossiers/{code}/status"}
+    assert set(schema["paths"]) == {"/api/v1/dossiers/{code}", "/api/v1/dossiers/{code}/status",
+                                    "/api/v1/broadcasts", "/api/v1/broadcasts/{broadcast_id}",
+                                    "/api/v1/broadcasts/{broadcast_id}/cancel"}
     assert {"HTTPBearer", "APIKeyHeader"} <= set(schema["components"]["securitySchemes"])
 
 

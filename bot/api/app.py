@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api.broadcasts import broadcast_router
 from bot.api.errors import ApiError, Refusal
 from bot.api.routes import dossier_router
 from bot.api.schemas import FIELD_ERROR
@@ -48,6 +49,9 @@ about every change.
 **Keys.** `hanchot apikey create --unit CODE` makes a key for a unit; it may act on that
 unit and the units under it. Send it as `Authorization: Bearer <key>` (or `X-API-Key`).
 
+**Announcements.** `POST /api/v1/broadcasts` queues one for the staff of the key's units or
+the citizens who opted in; the running bot sends it, within Telegram's rate limits.
+
 **Times.** ISO 8601. A time without an offset is local time (Asia/Ho_Chi_Minh); a bare date
 as a due or appointment date means 17:00 that day. Answers are in local time.
 
@@ -63,7 +67,9 @@ def build_api(app: App, *, telegram_webhook: WebhookReceiver | None = None,
     """`dossiers=False` leaves only /healthz (and the webhook): the API switched off."""
     t = app.services.translations.get(app.settings.DEFAULT_LOCALE)
     api = FastAPI(title="Hạn Chót API", version="1", description=DESCRIPTION,
-                  openapi_tags=[{"name": "dossiers", "description": "Citizens' dossiers"}])
+                  openapi_tags=[{"name": "dossiers", "description": "Citizens' dossiers"},
+                                {"name": "broadcasts",
+                                 "description": "Announcements to staff or citizens"}])
     api.add_middleware(Guard, translator=t)
     _handle_errors(api, t)
 
@@ -83,6 +89,7 @@ def build_api(app: App, *, telegram_webhook: WebhookReceiver | None = None,
 
     if dossiers:
         api.include_router(dossier_router(app.services, deep_link))
+        api.include_router(broadcast_router(app.services))
     return api
 
 

@@ -85,13 +85,13 @@ class _Checker(HTMLParser):
 
     def handle_entityref(self, name: str) -> None:
         if name not in {"lt", "gt", "amp", "quot"}:
-            self._problem(N_("Write & as &amp;amp; (found &{name};)."), name=name)
+            self._problem(N_("Write & as &amp;amp; (found &amp;{name};)."), name=name)
 
     def handle_charref(self, name: str) -> None:
         try:
             int(name[1:], 16) if name[:1] in "xX" else int(name)
         except ValueError:
-            self._problem(N_("Write & as &amp;amp; (found &#{name};)."), name=name)
+            self._problem(N_("Write & as &amp;amp; (found &amp;#{name};)."), name=name)
 
 
 def _link_ok(url: str) -> bool:

@@ -9,7 +9,7 @@ rate limiter's, not on the app's (settable) clock.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -91,14 +91,18 @@ class BroadcastMonitor:
                 await db.commit()
                 self._seen.pop(broadcast.id, None)
                 return
-        eta = self._eta(broadcast.id, figures)
 
-        def text(t_locale: str) -> Outgoing:
-            t = self.services.translations.get(t_locale)
-            return Outgoing(progress_text(t, broadcast.id or 0, figures.total, figures.sent,
-                                          figures.failed, figures.blocked, eta),
+        async def text(locale: str) -> Outgoing:
+            # Read again: the edit may have waited for the sender's chat to be free.
+            async with self.services.sessions() as db:
+                now = await service.figures(db, broadcast)
+            eta = self._eta(broadcast.id or 0, now)
+            t = self.services.translations.get(locale)
+            return Outgoing(progress_text(t, broadcast.id or 0, now.total, now.sent,
+                                          now.failed, now.blocked, eta),
                             (cancel_option(t, broadcast.id or 0),))
 
+        self._eta(broadcast.id, figures)  # starts the rate sample
         await self._edit(broadcast, text)
 
     def _eta(self, broadcast_id: int, figures: service.Figures) -> float | None:
@@ -115,7 +119,7 @@ class BroadcastMonitor:
         """The broadcast is over: the progress message loses its stop button."""
         assert broadcast.id is not None
 
-        def text(locale: str) -> Outgoing:
+        async def text(locale: str) -> Outgoing:
             return final_progress(self.services.translations.get(locale), broadcast.id or 0,
                                   broadcast.status)
 
@@ -124,7 +128,7 @@ class BroadcastMonitor:
                 await store.close_progress(db, broadcast.id)
                 await db.commit()
 
-    async def _edit(self, broadcast: Broadcast, text: Callable[[str], Outgoing],
+    async def _edit(self, broadcast: Broadcast, text: Callable[[str], Awaitable[Outgoing]],
                     final: bool = False) -> bool:
         """Edits the sender's progress message if 5 s passed since the last edit (by any
         replica). True when the message is as it should be."""
@@ -141,10 +145,9 @@ class BroadcastMonitor:
             channel = self.channels.get(account.channel)
             if channel is None:
                 return False  # another process serves that channel
-            out = text(account.locale)
-            seen = self._seen.get(broadcast.id)
-            if not final and seen is not None and seen.text == out.text:
-                return True  # nothing new to show
+            # End the read before writing: on SQLite a read transaction that meanwhile saw
+            # another commit cannot be turned into a write.
+            await db.commit()
             wall = self.wall()
             if not await store.claim_progress_edit(db, broadcast.id, wall,
                                                    wall - self.edit_every):
@@ -153,6 +156,10 @@ class BroadcastMonitor:
         limiter = self.limiters.get(account.channel)
         if limiter is not None:
             await limiter.acquire(account.chat_id)
+        out = await text(account.locale)
+        seen = self._seen.get(broadcast.id)
+        if not final and seen is not None and seen.text == out.text:
+            return True  # nothing new to show (the claim only delays the next edit)
         try:
             await channel.edit(account.chat_id, message_id, out, account.locale)
         except Exception as exc:  # the figures are only shown late
