@@ -244,3 +244,8 @@ async def progress_pending(db: AsyncSession, broadcast_id: int) -> bool:
         col(OutboxRow.dedupe_key) == f"{sender_subject(broadcast_id)}:progress",
         col(OutboxRow.status).in_([Status.pending, Status.sending]))
     return (await db.exec(stmt)).first() is not None
+
+
+async def progress_edited_at(db: AsyncSession, broadcast_id: int) -> datetime | None:
+    stmt = select(Broadcast.progress_edited_at).where(col(Broadcast.id) == broadcast_id)
+    return (await db.exec(stmt)).first()

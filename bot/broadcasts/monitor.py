@@ -145,17 +145,22 @@ class BroadcastMonitor:
             channel = self.channels.get(account.channel)
             if channel is None:
                 return False  # another process serves that channel
+            last = await store.progress_edited_at(db, broadcast.id)
+            if last is not None and last > self.wall() - self.edit_every:
+                return False  # not yet; nothing waits for the chat's turn meanwhile
             # End the read before writing: on SQLite a read transaction that meanwhile saw
             # another commit cannot be turned into a write.
             await db.commit()
+            limiter = self.limiters.get(account.channel)
+            if limiter is not None:
+                # The chat's turn first, then the claim: the 5 s are between edits as they
+                # leave, not between claims.
+                await limiter.acquire(account.chat_id)
             wall = self.wall()
             if not await store.claim_progress_edit(db, broadcast.id, wall,
                                                    wall - self.edit_every):
                 return False
             await db.commit()
-        limiter = self.limiters.get(account.channel)
-        if limiter is not None:
-            await limiter.acquire(account.chat_id)
         out = await text(account.locale)
         seen = self._seen.get(broadcast.id)
         if not final and seen is not None and seen.text == out.text:

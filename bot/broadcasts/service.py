@@ -173,18 +173,25 @@ async def cancel(services: Services, db: AsyncSession, broadcast_id: int,
     """Stops a scheduled or running broadcast: nothing still queued is sent. True when this
     call cancelled it."""
     now = services.clock.now()
-    broadcast = await store.get(db, broadcast_id)
-    if broadcast is None:
+    # Write first, read after: on SQLite a transaction that read before writing is refused
+    # at once when another connection wrote meanwhile, instead of waiting its turn.
+    if await store.move(db, broadcast_id, BroadcastStatus.sending, BroadcastStatus.cancelled,
+                        cancelled_by=by):
+        broadcast = await store.get(db, broadcast_id)
+        assert broadcast is not None
+        await db.refresh(broadcast)
+        if not (await figures(db, broadcast)).waiting:
+            # Everything went out already; the report is on its way.
+            await store.move(db, broadcast_id, BroadcastStatus.cancelled,
+                             BroadcastStatus.sending, cancelled_by=None)
+            return False
+    elif not await store.move(db, broadcast_id, BroadcastStatus.scheduled,
+                              BroadcastStatus.cancelled, cancelled_by=by):
         return False
-    if broadcast.status == BroadcastStatus.sending and not (await figures(db, broadcast)).waiting:
-        return False  # everything went out already; the report is on its way
-    for frm in (BroadcastStatus.sending, BroadcastStatus.scheduled):
-        if await store.move(db, broadcast_id, frm, BroadcastStatus.cancelled, cancelled_by=by):
-            stopped = await outbox.cancel_subject(db, subject_of(broadcast_id))
-            await audit.record(db, actor_id=by, action="broadcast.cancel",
-                               subject=subject_of(broadcast_id), now=now, stopped=stopped)
-            return True
-    return False
+    stopped = await outbox.cancel_subject(db, subject_of(broadcast_id))
+    await audit.record(db, actor_id=by, action="broadcast.cancel",
+                       subject=subject_of(broadcast_id), now=now, stopped=stopped)
+    return True
 
 
 @dataclass(frozen=True)

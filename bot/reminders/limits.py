@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from aiolimiter import AsyncLimiter
 
 SAFETY = 0.98
+# One chat: a message may leave a little after its turn (a busy event loop), and the next
+# one on time must still land a full second later at Telegram.
+CHAT_SAFETY = 0.9
 WINDOW_MARGIN = 0.015  # seconds added to the bot-wide window against jitter
 MAX_CHAT_LIMITERS = 50_000
 
@@ -60,9 +63,9 @@ def _bot_window(per_second: float) -> SlidingWindow | AsyncLimiter:
     return _spaced(per_second)
 
 
-def _spaced(rate_per_second: float) -> AsyncLimiter:
+def _spaced(rate_per_second: float, safety: float = SAFETY) -> AsyncLimiter:
     # Capacity 1: evenly spaced sends, no burst that a sliding window would count twice.
-    return AsyncLimiter(1, 1.0 / (rate_per_second * SAFETY))
+    return AsyncLimiter(1, 1.0 / (rate_per_second * safety))
 
 
 class ChannelLimiter:
@@ -80,7 +83,7 @@ class ChannelLimiter:
             group = chat_id.startswith("-")
             rate = (self.limits.per_group_per_minute / 60.0 if group
                     else self.limits.per_chat_per_second)
-            limiter = self._chats[chat_id] = _spaced(rate)
+            limiter = self._chats[chat_id] = _spaced(rate, CHAT_SAFETY)
             if len(self._chats) > MAX_CHAT_LIMITERS:
                 self._chats.popitem(last=False)
         else:
