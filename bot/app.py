@@ -28,7 +28,7 @@ from bot.reminders.limits import Limits
 from bot.reminders.planner import Planner
 from bot.reminders.subjects import SubjectChecks
 from bot.reminders.templates import builtin_templates
-from bot.reminders.ticks import Replanner, build_scheduler
+from bot.reminders.ticks import Replanner, build_scheduler, stop_scheduler
 from bot.reminders.wakeup import Wakeup
 from bot.replies import ReplySender
 from bot.services import Services
@@ -153,11 +153,9 @@ async def serve_telegram(app: App, receive: bool = True) -> None:
                 log.info("long polling as @%s", channel.username)
                 await channel.run(on_update)
         finally:
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
             if http is not None:
                 await http.stop()
-            await outbox_dispatcher.stop()
+            await stop_scheduler(scheduler, outbox_dispatcher.stop)
             await channel.close()
 
 
@@ -177,5 +175,4 @@ async def serve_console(app: App, persona: str) -> None:
     try:
         await channel.run(ReplySender(app.services, app.dispatcher, channel))
     finally:
-        scheduler.shutdown(wait=False)
-        await outbox_dispatcher.stop()
+        await stop_scheduler(scheduler, outbox_dispatcher.stop)

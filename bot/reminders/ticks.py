@@ -6,6 +6,7 @@ forget old update ids hourly, re-plan nightly."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -113,3 +114,21 @@ def build_scheduler(
 
         services.wakeup.on_wake(wake)
     return scheduler
+
+
+async def stop_scheduler(scheduler: AsyncIOScheduler, before: Callable[[], Awaitable[object]],
+                         grace: float = 10.0) -> None:
+    """No new ticks; `before` (the dispatcher's stop) runs, then the ticks under way end on
+    their own before the scheduler shuts down. Shutting down cancels them, and a tick
+    cancelled in the middle of a database call leaves its SQLite connection's thread
+    running, which keeps the process from exiting."""
+    if not scheduler.running:
+        await before()
+        return
+    scheduler.pause()
+    await before()
+    executor = scheduler._lookup_executor("default")  # noqa: SLF001 (no public way to wait)
+    pending = [f for f in getattr(executor, "_pending_futures", ()) if not f.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=grace)
+    scheduler.shutdown(wait=False)
