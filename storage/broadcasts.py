@@ -134,11 +134,6 @@ async def due_to_start(db: AsyncSession, now: datetime) -> list[int]:
     return [i for i in (await db.exec(stmt)).all() if i is not None]
 
 
-async def in_status(db: AsyncSession, status: BroadcastStatus) -> list[Broadcast]:
-    stmt = select(Broadcast).where(col(Broadcast.status) == status).order_by(col(Broadcast.id))
-    return list((await db.exec(stmt)).all())
-
-
 async def recent(db: AsyncSession, unit_ids: set[int] | None, limit: int = 10
                  ) -> list[Broadcast]:
     """The latest broadcasts, of these units only when `unit_ids` is given."""

@@ -87,6 +87,7 @@ class BroadcastMonitor:
         async with self.services.sessions() as db:
             figures = await service.figures(db, broadcast)
             if figures.waiting == 0:
+                await db.commit()  # end the read: SQLite will not turn it into a write
                 await service.finish(self.services, db, broadcast, figures)
                 await db.commit()
                 self._seen.pop(broadcast.id, None)
