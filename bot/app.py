@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,11 +35,9 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.tasks import reminders as task_reminders
 from bot.tasks import report_calendar
+from bot.wiring import Wiring
 from storage.db import create_engine, dispatcher_lock, session_factory
 from storage.models import Role
-
-if TYPE_CHECKING:
-    from bot.api.app import WebhookReceiver
 
 log = logging.getLogger(__name__)
 # Nightly re-planning of every feature's reminders (calendar overrides may have changed).
@@ -94,69 +92,96 @@ def build_outbox_dispatcher(app: App, channels: dict[str, Channel]) -> OutboxDis
     telegram = Limits(settings.TELEGRAM_RATE_PER_SECOND,
                       settings.TELEGRAM_RATE_PER_CHAT_PER_SECOND,
                       settings.TELEGRAM_RATE_PER_GROUP_PER_MINUTE)
+    # Zalo publishes no per-chat limit; its quota errors are honoured like a 429.
+    zalo = Limits(settings.ZALO_RATE_PER_SECOND, settings.ZALO_RATE_PER_SECOND,
+                  settings.TELEGRAM_RATE_PER_GROUP_PER_MINUTE)
     config = DispatchSettings(
         batch_size=settings.OUTBOX_BATCH, concurrency=settings.OUTBOX_CONCURRENCY,
         lease=timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
         max_attempts=settings.OUTBOX_MAX_ATTEMPTS,
     )
+    limits = {"telegram": telegram, "zalo_bot": zalo, "zalo_oa": zalo, "zbs": zalo}
     return OutboxDispatcher(app.services, channels, app.services.templates,
-                            app.services.subjects, {"telegram": telegram}, config)
+                            app.services.subjects, limits, config)
 
 
-async def serve_telegram(app: App, receive: bool = True) -> None:
-    """Runs the Telegram bot until cancelled: polling, or a webhook when PUBLIC_URL is set,
-    the outbox dispatcher, and the HTTP server on PORT (the API for the one-stop software,
-    and the webhook). `receive=False` runs only the dispatcher (a worker: no port)."""
+def configured_channels(settings: Settings) -> list[str]:
+    """The platforms `hanchot run` connects to, from the settings."""
+    names = []
+    if settings.TELEGRAM_BOT_TOKEN:
+        names.append("telegram")
+    if settings.ZALO_BOT_TOKEN:
+        names.append("zalo_bot")
+    if settings.ZALO_OA_APP_ID:
+        names.append("zalo_oa")
+        if settings.ZBS_TEMPLATES:
+            names.append("zbs")
+    return names
+
+
+async def serve(app: App, receive: bool = True) -> None:
+    """Runs the bot on every configured platform until cancelled: each one polling, or by
+    webhook when PUBLIC_URL is set (Zalo OA always by webhook); the outbox dispatcher; and
+    the HTTP server on PORT (the API, the webhooks, the files Zalo fetches by URL).
+    `receive=False` runs only the dispatcher (a worker: no port)."""
     from bot.api.app import build_api
     from bot.api.server import HttpServer
-    from bot.channels.telegram import TelegramChannel
 
     settings = app.settings
-    channel = TelegramChannel(settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_BASE,
-                              request_timeout=settings.TELEGRAM_REQUEST_TIMEOUT)
-    outbox_dispatcher = build_outbox_dispatcher(app, {channel.name: channel})
-    monitor = BroadcastMonitor(app.services, {channel.name: channel}, outbox_dispatcher.limiters)
-    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS, monitor)
+    wiring = Wiring(app)
+    channels = wiring.channels()
+    outbox_dispatcher = build_outbox_dispatcher(app, channels)
+    monitor = BroadcastMonitor(app.services, channels, outbox_dispatcher.limiters)
+    scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS, monitor,
+                                hourly=wiring.hourly())
     http: HttpServer | None = None
     with dispatcher_lock(settings.DATABASE_URL):
         try:
             await report_calendar.at_startup(app.services)
             await ensure_catalogue(app.services)
-            await channel.start()
+            for channel in channels.values():
+                await channel.start()
             scheduler.start()
             if not receive:
-                log.info("outbox worker %s as @%s", outbox_dispatcher.worker, channel.username)
+                log.info("outbox worker %s on %s", outbox_dispatcher.worker,
+                         ", ".join(channels))
                 await asyncio.Event().wait()
-            await channel.set_default_menus(app.default_menus(), settings.DEFAULT_LOCALE)
-            on_update = ReplySender(app.services, app.dispatcher, channel)
-            webhook: WebhookReceiver | None = None
-            if settings.webhook_mode:
-                secret = settings.WEBHOOK_SECRET
-
-                async def receive_update(given: str | None, body: bytes) -> int:
-                    return await channel.receive_webhook(secret, given, body, on_update)
-
-                webhook = receive_update
-            if settings.API_ENABLED or webhook is not None:
-                api = build_api(app, telegram_webhook=webhook, deep_link=channel.deep_link,
-                                dossiers=settings.API_ENABLED)
+            webhooks, pollers = await wiring.receivers(channels)
+            if settings.API_ENABLED or webhooks or wiring.media is not None:
+                api = build_api(app, webhooks=webhooks, deep_link=wiring.deep_link(channels),
+                                dossiers=settings.API_ENABLED, media=wiring.media)
                 http = HttpServer(api, settings.PORT)
                 await http.start()
                 log.info("HTTP on port %d (API %s)", settings.PORT,
                          "on" if settings.API_ENABLED else "off")
-            if webhook is not None:
-                assert http is not None
-                await channel.set_webhook(settings.PUBLIC_URL, settings.WEBHOOK_SECRET)
-                log.info("webhook mode as @%s", channel.username)
-                await http.wait()
-            else:
-                log.info("long polling as @%s", channel.username)
-                await channel.run(on_update)
+            await wiring.open_webhooks(channels)
+            log.info("serving %s", ", ".join(
+                f"{name} ({'webhook' if name not in pollers else 'polling'})"
+                for name in channels if name != "zbs"))
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(poll)
+                                                for poll in pollers.values()]
+            if http is not None:
+                waits.append(asyncio.ensure_future(http.wait()))
+            if not waits:
+                waits.append(asyncio.ensure_future(asyncio.Event().wait()))
+            try:
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()  # a poller that died takes the process down, loudly
+            finally:
+                for task in waits:
+                    task.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
         finally:
             if http is not None:
                 await http.stop()
             await stop_scheduler(scheduler, outbox_dispatcher.stop)
-            await channel.close()
+            for channel in channels.values():
+                await channel.close()
+            await wiring.close()
+
+
+serve_telegram = serve  # the name earlier code and tests know
 
 
 async def serve_console(app: App, persona: str) -> None:

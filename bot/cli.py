@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from bot import cli_qr
-from bot.app import App, serve_console, serve_telegram
+from bot.app import App, configured_channels, serve, serve_console
 from bot.channels.base import ChannelStartError
 from bot.channels.console import PERSONAS
 from bot.cli_apikey import apikey_cli
@@ -61,18 +61,19 @@ def migrate() -> None:
 
 @cli.command()
 def run() -> None:
-    """Run the bot on Telegram, or the terminal sandbox when no token is set."""
+    """Run the bot on Telegram and Zalo, or the terminal sandbox when no platform is set."""
     settings = settings_or_exit()
 
     async def work(app: App) -> None:
         await require_migrated(app)
-        if not settings.TELEGRAM_BOT_TOKEN:
-            out.print("No TELEGRAM_BOT_TOKEN set: starting the terminal sandbox. To connect a "
-                      "real bot, put TELEGRAM_BOT_TOKEN=<token from @BotFather> in .env.",
+        if not configured_channels(settings):
+            out.print("No TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN set: starting the terminal "
+                      "sandbox. To connect a real bot, put TELEGRAM_BOT_TOKEN=<token from "
+                      "@BotFather> or ZALO_BOT_TOKEN=<token from Zalo Bot Creator> in .env.",
                       markup=False)
             await serve_console(app, "citizen")
             return
-        await serve_telegram(app)
+        await serve(app)
 
     _serve(settings, work)
 
@@ -92,13 +93,13 @@ def _serve(settings: Settings, work: Callable[[App], Awaitable[None]]) -> None:
 def dispatch() -> None:
     """Run only the outbox dispatcher (a worker: several may run on PostgreSQL)."""
     settings = settings_or_exit()
-    if not settings.TELEGRAM_BOT_TOKEN:
-        err.print("The dispatcher needs TELEGRAM_BOT_TOKEN to send anything.")
+    if not configured_channels(settings):
+        err.print("The dispatcher needs TELEGRAM_BOT_TOKEN or a Zalo token to send anything.")
         raise typer.Exit(2)
 
     async def work(app: App) -> None:
         await require_migrated(app)
-        await serve_telegram(app, receive=False)
+        await serve(app, receive=False)
 
     _serve(settings, work)
 

@@ -103,7 +103,7 @@ class Dispatcher:
             data: dict[str, Any] = dict(row.data) if row else {}
             offered: list[str] = data.pop(OPTIONS_KEY, [])
             unpicked_number = False
-            if not channel.buttons and incoming.option is None:
+            if offered and incoming.option is None:
                 picked = pick_option(incoming.text, offered)
                 if picked is not None:
                     incoming = replace(incoming, option=picked, text=None)
@@ -126,7 +126,7 @@ class Dispatcher:
             offered_now = [o.data for o in choosable(replies[-1].options)] if replies else []
             if ctx.state_changed or offered_now or offered:
                 stored = dict(ctx.data)
-                if not channel.buttons and offered_now:
+                if offered_now and channel.numbered(len(offered_now)):
                     stored[OPTIONS_KEY] = offered_now
                 await conversations.save(db, incoming.channel, incoming.chat_id, ctx.state,
                                          stored, now)

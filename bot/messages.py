@@ -111,4 +111,13 @@ class Failed:
     status: Literal["failed"] = "failed"
 
 
-DeliveryResult = Sent | RetryAfter | RecipientGone | Failed
+@dataclass(frozen=True)
+class Unreachable:
+    """Not attempted on this channel (the Zalo OA window closed, no phone template for
+    this notice): the next of the person's channels is tried."""
+
+    reason: str
+    status: Literal["unreachable"] = "unreachable"
+
+
+DeliveryResult = Sent | RetryAfter | RecipientGone | Failed | Unreachable

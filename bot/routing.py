@@ -139,6 +139,12 @@ class ChannelInfo:
     # Fetches the bytes of a file the user sent (raises DownloadFailed); None where the
     # channel cannot (the console passes a file's bytes in the attachment itself).
     download: Callable[[Attachment], Awaitable[bytes]] | None = None
+    # Where buttons are few (Zalo OA: 5), more options than that are numbered instead.
+    max_buttons: int | None = None
+
+    def numbered(self, options: int) -> bool:
+        """Whether a message with this many choices shows them as a numbered list."""
+        return not self.buttons or (self.max_buttons is not None and options > self.max_buttons)
 
 
 @dataclass

@@ -11,6 +11,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OFFICIAL_TELEGRAM_API = "https://api.telegram.org"
+OFFICIAL_ZALO_BOT_API = "https://bot-api.zaloplatforms.com"
+OFFICIAL_ZALO_OAUTH = "https://oauth.zaloapp.com"
+OFFICIAL_ZALO_OPENAPI = "https://openapi.zalo.me"
+OFFICIAL_ZALO_BUSINESS = "https://business.openapi.zalo.me"
+CHANNEL_NAMES = ("telegram", "zalo_bot", "zalo_oa", "zbs")
 SUPPORTED_LOCALES = ("vi", "en")
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
@@ -55,6 +60,29 @@ class Settings(BaseSettings):
     RATING_DELAY_MINUTES: int = Field(default=30, ge=0, le=7 * 24 * 60)
     RATING_CHANGE_HOURS: int = Field(default=24, ge=0, le=24 * 30)
     # Every unit's yearly CCHC reports: KEY=dd/mm:Title (the deadline in each year).
+    # Zalo Bot Platform: the token from Zalo Bot Creator ("12345689:abc-xyz").
+    ZALO_BOT_TOKEN: str = ""
+    ZALO_API_BASE: str = OFFICIAL_ZALO_BOT_API
+    # Zalo Official Account (OA API v3): the app linked to the OA, its secret, and the OA
+    # secret key that signs webhooks. The first refresh token seeds the database; after
+    # that the rotated token lives there.
+    ZALO_OA_APP_ID: str = ""
+    ZALO_OA_APP_SECRET: str = ""
+    ZALO_OA_SECRET_KEY: str = ""
+    ZALO_OA_REFRESH_TOKEN: str = ""
+    ZALO_OAUTH_BASE: str = OFFICIAL_ZALO_OAUTH
+    ZALO_OPENAPI_BASE: str = OFFICIAL_ZALO_OPENAPI
+    # OA consultation messages are refused 7 days after the person's last interaction
+    # (and cost money after 48 h): set 48 to stay in the free window.
+    ZALO_OA_WINDOW_HOURS: int = Field(default=168, ge=1, le=168)
+    # ZBS template messages by phone: JSON {notice kind: {"template_id": "…",
+    # "params": {template param: notice field}}}; empty = ZBS off.
+    ZBS_TEMPLATES: str = ""
+    ZBS_API_BASE: str = OFFICIAL_ZALO_BUSINESS
+    ZBS_DEVELOPMENT: bool = False
+    # Where a notice goes when the person's last-used chat cannot take it.
+    CHANNEL_ORDER: str = "telegram,zalo_bot,zalo_oa,zbs"
+    ZALO_RATE_PER_SECOND: float = Field(default=20.0, gt=0, le=1000)
     REPORT_DEADLINES: str = (
         "Q1=05/03:Báo cáo CCHC quý I,H1=05/06:Báo cáo CCHC 6 tháng,"
         "Q3=05/09:Báo cáo CCHC quý III,Y=05/11:Báo cáo CCHC năm"
@@ -68,7 +96,34 @@ class Settings(BaseSettings):
             raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
         return v
 
-    @field_validator("TELEGRAM_API_BASE", "PUBLIC_URL")
+    @field_validator("ZALO_BOT_TOKEN")
+    @classmethod
+    def _zalo_token(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.match(r"^\d{3,}:[A-Za-z0-9_-]{8,}$", v):
+            raise ValueError("does not look like a Zalo Bot token (digits:letters, from "
+                             "Zalo Bot Creator)")
+        return v
+
+    @field_validator("CHANNEL_ORDER")
+    @classmethod
+    def _order(cls, v: str) -> str:
+        names = [n.strip() for n in v.split(",") if n.strip()]
+        unknown = [n for n in names if n not in CHANNEL_NAMES]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"must list channels among {', '.join(CHANNEL_NAMES)}, each once")
+        return ",".join(names)
+
+    @field_validator("ZBS_TEMPLATES")
+    @classmethod
+    def _zbs(cls, v: str) -> str:
+        from bot.zalo.templates import parse_templates
+
+        parse_templates(v)
+        return v.strip()
+
+    @field_validator("TELEGRAM_API_BASE", "PUBLIC_URL", "ZALO_API_BASE", "ZALO_OAUTH_BASE",
+                     "ZALO_OPENAPI_BASE", "ZBS_API_BASE")
     @classmethod
     def _url(cls, v: str) -> str:
         v = v.strip().rstrip("/")
@@ -141,6 +196,20 @@ class Settings(BaseSettings):
                 "of A-Z a-z 0-9 _ -"
             )
         return self
+
+    @model_validator(mode="after")
+    def _oa(self) -> Settings:
+        if self.ZALO_OA_APP_ID and not (self.ZALO_OA_APP_SECRET and self.ZALO_OA_SECRET_KEY):
+            raise ValueError("ZALO_OA_APP_SECRET: the OA needs its app secret and "
+                             "ZALO_OA_SECRET_KEY (webhook signatures) with ZALO_OA_APP_ID")
+        if self.ZBS_TEMPLATES and not self.ZALO_OA_APP_ID:
+            raise ValueError("ZBS_TEMPLATES: ZBS sends with the OA's token; set "
+                             "ZALO_OA_APP_ID too")
+        return self
+
+    @property
+    def channel_order(self) -> list[str]:
+        return self.CHANNEL_ORDER.split(",")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -50,6 +50,9 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="channel_accounts.id", index=True)
+    # Tried when none of the person's own chats can take the message: the phone on a
+    # dossier, reached by a ZBS template.
+    fallback_account_id: int | None = Field(default=None, foreign_key="channel_accounts.id")
     kind: str = Field(max_length=64)
     subject: str = Field(default="", max_length=128)
     dedupe_key: str = Field(max_length=255, unique=True)
@@ -130,6 +133,7 @@ class Claimed(NamedTuple):
 
     id: int
     account_id: int
+    fallback_account_id: int | None
     kind: str
     subject: str
     template: str

@@ -20,6 +20,8 @@ import storage.outbox  # noqa: F401
 import storage.procedures  # noqa: F401
 import storage.ratings  # noqa: F401
 import storage.tasks  # noqa: F401
+import storage.media  # noqa: F401
+import storage.zalo  # noqa: F401
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.settings import Settings, load_settings, normalize_database_url

@@ -1,5 +1,6 @@
-"""The FastAPI application: the dossier API, the Telegram webhook in webhook mode, and
-/healthz. One database session per request, committed only when the request succeeds.
+"""The FastAPI application: the dossier API, the platforms' webhooks, the files Zalo
+fetches by URL, and /healthz. One database session per request, committed only when the
+request succeeds.
 
 Logs name the method, the path and the status, never a body: bodies hold citizens' names and
 phone numbers."""
@@ -26,10 +27,11 @@ from bot.logs import describe_failure
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.media import MediaStore
+    from bot.wiring import WebhookReceiver
 
 log = logging.getLogger(__name__)
 
-WebhookReceiver = Callable[[str | None, bytes], Awaitable[int]]
 MAX_BODY = 1 << 20
 # Refusals that are about the input rather than the dossier's state; the rest are 409.
 REFUSAL_STATUS = {"missing_field": 422, "bad_date": 422, "other_unit": 403}
@@ -61,10 +63,11 @@ fails.
 """
 
 
-def build_api(app: App, *, telegram_webhook: WebhookReceiver | None = None,
+def build_api(app: App, *, webhooks: dict[str, WebhookReceiver] | None = None,
               deep_link: Callable[[str], str] | None = None,
-              dossiers: bool = True) -> FastAPI:
-    """`dossiers=False` leaves only /healthz (and the webhook): the API switched off."""
+              dossiers: bool = True, media: MediaStore | None = None) -> FastAPI:
+    """`dossiers=False` leaves only /healthz (and the webhooks and files): the API switched
+    off. `webhooks` maps a path to the platform's receiver."""
     t = app.services.translations.get(app.settings.DEFAULT_LOCALE)
     api = FastAPI(title="Hạn Chót API", version="1", description=DESCRIPTION,
                   openapi_tags=[{"name": "dossiers", "description": "Citizens' dossiers"},
@@ -77,20 +80,25 @@ def build_api(app: App, *, telegram_webhook: WebhookReceiver | None = None,
     async def healthz() -> str:
         return "ok"
 
-    if telegram_webhook is not None:
-        from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+    for path, receiver in (webhooks or {}).items():
+        api.add_api_route(path, _webhook_endpoint(receiver), methods=["POST"],
+                          include_in_schema=False)
+    if media is not None:
+        from bot.api.media import media_router
 
-        receive = telegram_webhook
-
-        @api.post(WEBHOOK_PATH, include_in_schema=False)
-        async def telegram(request: Request) -> PlainTextResponse:
-            status = await receive(request.headers.get(SECRET_HEADER), await request.body())
-            return PlainTextResponse(WEBHOOK_ANSWERS.get(status, ""), status_code=status)
-
+        api.include_router(media_router(media))
     if dossiers:
         api.include_router(dossier_router(app.services, deep_link))
         api.include_router(broadcast_router(app.services))
     return api
+
+
+def _webhook_endpoint(receive: WebhookReceiver) -> Callable[[Request], Awaitable[Any]]:
+    async def endpoint(request: Request) -> PlainTextResponse:
+        status = await receive(request.headers, await request.body())
+        return PlainTextResponse(WEBHOOK_ANSWERS.get(status, ""), status_code=status)
+
+    return endpoint
 
 
 def _error(status: int, error: str, reason: str, headers: dict[str, str] | None = None,

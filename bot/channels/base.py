@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.conversation import Menu
 from bot.messages import DeliveryResult, Incoming, Outgoing
 from bot.routing import ChannelInfo
+from bot.zalo.templates import ZbsNotice
 
 UpdateHandler = Callable[[Incoming], Awaitable[None]]
 
@@ -22,6 +23,12 @@ class Channel(Protocol):
 
     @property
     def info(self) -> ChannelInfo: ...
+
+    async def start(self) -> None:
+        """Checks the credentials (raises ChannelStartError with a one-line reason)."""
+        ...
+
+    async def close(self) -> None: ...
 
     async def send(self, chat_id: str, out: Outgoing, locale: str) -> DeliveryResult:
         """Delivers one message (split as the platform needs) and says how it went."""
@@ -41,3 +48,14 @@ class Channel(Protocol):
     async def run(self, on_update: UpdateHandler) -> None:
         """Delivers updates until stopped."""
         ...
+
+
+@runtime_checkable
+class TemplateChannel(Protocol):
+    """A channel that sends approved templates filled with data, not our texts (ZBS by
+    phone). The outbox gives it the row as a notice; the row id is the tracking id."""
+
+    name: str
+
+    async def send_template(self, phone: str, notice: ZbsNotice, tracking_id: int
+                            ) -> DeliveryResult: ...

@@ -53,6 +53,12 @@ class ConsoleChannel:
     def deep_link(self, payload: str) -> str:
         return f"/start {payload}"
 
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
     def _print(self, text: str = "") -> None:
         self._out.write(text + "\n")
         self._out.flush()

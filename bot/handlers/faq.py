@@ -91,7 +91,7 @@ def _show_part(ctx: Context, p: Procedure, aspect: Aspect) -> None:
 
 def _offer_candidates(ctx: Context, text: str, found: list[tuple[str, str]]) -> None:
     lines = [ctx._("Did you mean one of these?")]
-    if ctx.channel.buttons:
+    if not ctx.channel.numbered(len(found)):
         # Buttons cut long names short: the whole names are in the text, numbered.
         lines += [ctx._("{n}. {name}", n=n, name=name) for n, (_, name) in enumerate(found, 1)]
         options = [Option(_label(f"{n}. {name}"), f"faq:{code}")

@@ -12,17 +12,20 @@ import asyncio
 import random
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
-from bot.channels.base import Channel
+from bot.channels.base import Channel, TemplateChannel
 from bot.conversation import OPTIONS_KEY
 from bot.logs import describe_failure
-from bot.messages import Failed, RecipientGone, RetryAfter, Sent
+from bot.messages import Failed, Outgoing, RecipientGone, RetryAfter, Sent, Unreachable
+from bot.reminders import routes
 from bot.reminders.limits import ChannelLimiter, Limits
+from bot.reminders.routes import Routes
 from bot.reminders.subjects import SubjectChecks
 from bot.reminders.templates import Templates, UnknownTemplate
 from bot.rendering import choosable
@@ -66,6 +69,7 @@ class OutboxDispatcher:
         self.config = config or DispatchSettings()
         self.limiters = {name: ChannelLimiter((limits or {}).get(name, Limits()))
                          for name in channels}
+        self.routes = Routes(services.settings.channel_order)
         self.worker = worker_id()
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self._pending: list[tuple[int, dict[str, Any], asyncio.Future[None]]] = []
@@ -92,10 +96,9 @@ class OutboxDispatcher:
                     rows = await self._claim()
                     total += len(rows)
                     if rows:
-                        recipients = await self._recipients(rows)
+                        chats_of = await self._recipients(rows)
                         for row in rows:
-                            task = asyncio.create_task(
-                                self._deliver(row, recipients.get(row.account_id)))
+                            task = asyncio.create_task(self._deliver(row, chats_of(row)))
                             inflight.add(task)
                             task.add_done_callback(finished)
                         continue
@@ -155,52 +158,93 @@ class OutboxDispatcher:
             self._slots.release()
 
     # -- one row ------------------------------------------------------------------------
-    async def _recipients(self, rows: list[Claimed]) -> dict[int, ChannelAccount]:
+    async def _recipients(self, rows: list[Claimed]) -> Callable[[Claimed], list[ChannelAccount]]:
         async with self.services.sessions() as db:
-            return await accounts.by_ids(db, {r.account_id for r in rows})
+            by_id, by_person = await routes.load(db, rows)
+        return lambda row: self.routes.candidates(row, by_id, by_person)
 
-    async def _deliver(self, row: Claimed, account: ChannelAccount | None) -> None:
+    async def _deliver(self, row: Claimed, chats: list[ChannelAccount]) -> None:
         async with self._slots:
             if self._stopping:
                 return  # released at stop, sent by whoever claims it next
-            outcome = await self._attempt(row, account)
+            outcome = await self._attempt(row, chats)
             try:
                 await self._record(row, outcome)
             except Exception:
                 return  # logged by _flush; the lease runs out and the row is claimed again
 
-    async def _attempt(self, row: Claimed, account: ChannelAccount | None) -> dict[str, Any]:
+    async def _attempt(self, row: Claimed, chats: list[ChannelAccount]) -> dict[str, Any]:
+        """Tries the person's chats in order until one takes the message. A blocked chat is
+        marked inactive and the next one tried; a chat that cannot take this message (the
+        Zalo OA window, no phone template) is skipped."""
         now = self.services.clock.now()
-        if account is None or not account.active:
+        if not chats:
             return {"status": Status.failed, "last_result": "inactive",
                     "last_error": "recipient inactive"}
-        channel = self.channels.get(account.channel)
-        if channel is None:
-            # Another process serves that channel; give the row back for it.
-            return {"status": Status.pending, "next_attempt_at": now + timedelta(seconds=30),
-                    "attempts": row.attempts - 1, "last_result": "no_channel"}
         if self.subjects.checked(row.subject):
             async with self.services.sessions() as db:
                 if not await self.subjects.applies(db, row.subject, row.account_id):
                     return {"status": Status.cancelled, "last_result": "stale",
                             "last_error": "subject no longer applies"}
-        t = self.services.translations.get(account.locale)
+        gone: list[int] = []
+        skipped: list[str] = []
+        for account in chats:
+            channel = self.channels.get(account.channel)
+            if channel is None:
+                skipped.append(f"{account.channel}: not served here")
+                continue
+            outcome = await self._try(row, account, channel, now)
+            if outcome is None:
+                continue
+            if isinstance(outcome, str):
+                skipped.append(f"{account.channel}: {outcome}")
+                continue
+            if outcome.get("_gone") is not None and account is not chats[-1]:
+                gone.append(outcome["_gone"])
+                skipped.append(f"{account.channel}: {outcome.get('last_error')}")
+                continue
+            outcome["_gone"] = [*gone, *([outcome["_gone"]] if outcome.get("_gone") else [])]
+            return outcome
+        if len(skipped) == len(chats) and all(s.endswith("not served here") for s in skipped):
+            # Another process serves that channel; give the row back for it.
+            return {"status": Status.pending, "next_attempt_at": now + timedelta(seconds=30),
+                    "attempts": row.attempts - 1, "last_result": "no_channel"}
+        return {"status": Status.failed, "last_result": "undeliverable",
+                "last_error": "; ".join(skipped)[:500], "_gone": gone}
+
+    async def _try(self, row: Claimed, account: ChannelAccount, channel: Channel,
+                   now: datetime) -> dict[str, Any] | str | None:
+        """One chat: the outcome, or why it was not attempted."""
+        unreachable = getattr(channel, "unreachable", None)
+        if unreachable is not None and (reason := unreachable(account, now)):
+            return str(reason)
+        limiter = self.limiters[account.channel]
+        message: Outgoing | None = None
         try:
-            message = self.templates.render(row.template, t, row.params, now)
+            if isinstance(channel, TemplateChannel):
+                notice = self.templates.zbs(row.template, row.params, self.services.settings.zone)
+                if notice is None:
+                    return "no phone template for this message"
+                await limiter.acquire(account.chat_id)
+                result = await channel.send_template(account.chat_id, notice, row.id)
+            else:
+                t = self.services.translations.get(account.locale)
+                message = self.templates.render(row.template, t, row.params, now)
+                await limiter.acquire(account.chat_id)
+                result = await channel.send(account.chat_id, message, account.locale)
         except UnknownTemplate:
             return {"status": Status.failed, "last_result": "failed",
                     "last_error": f"unknown template {row.template}"}
-        except Exception as exc:
-            return {"status": Status.failed, "last_result": "failed",
-                    "last_error": f"render: {describe_failure(exc)}"[:500]}
-        limiter = self.limiters[account.channel]
-        await limiter.acquire(account.chat_id)
-        try:
-            result = await channel.send(account.chat_id, message, account.locale)
         except Exception as exc:  # an adapter bug must not kill the dispatcher
+            if message is None:
+                return {"status": Status.failed, "last_result": "failed",
+                        "last_error": f"render: {describe_failure(exc)}"[:500]}
             result = Failed(describe_failure(exc), temporary=True)
-        if isinstance(result, Sent) and not channel.buttons and choosable(message.options):
-            await self._offer(account, [o.data for o in choosable(message.options)])
+        if isinstance(result, Unreachable):
+            return result.reason
+        offered = choosable(message.options) if message is not None else []
+        if isinstance(result, Sent) and offered and channel.info.numbered(len(offered)):
+            await self._offer(account, [o.data for o in offered])
         return self._outcome(row, account, result, limiter)
 
     async def _offer(self, account: ChannelAccount, choices: list[str]) -> None:
@@ -274,8 +318,8 @@ class OutboxDispatcher:
                         for row_id, outcome, _ in batch
                     ])
                     for _, outcome, _ in batch:
-                        if outcome.get("_gone") is not None:
-                            await accounts.deactivate(db, outcome["_gone"], now)
+                        for account_id in outcome.get("_gone") or ():
+                            await accounts.deactivate(db, account_id, now)
                     await db.commit()
             except Exception as exc:
                 log.error("outbox_record_failed", error=describe_failure(exc), rows=len(batch))

@@ -121,14 +121,16 @@ class Planner:
         template: str,
         params: dict[str, Any] | None = None,
         timing: Timing = Timing.anytime,
+        fallback_account_id: int | None = None,
     ) -> bool:
-        """One row for this dedupe key, never two. True when it is (again) pending."""
+        """One row for this dedupe key, never two. True when it is (again) pending.
+        `fallback_account_id` is tried when none of the recipient's own chats can take it."""
         now = self.now()
         at = await self.deliverable_at(db, due, timing)
         added = await outbox.add(db, OutboxRow(
-            account_id=account_id, kind=kind, subject=subject, dedupe_key=dedupe_key,
-            template=template, params=params or {}, timing=timing, due_at=due,
-            next_attempt_at=at, created_at=now, updated_at=now,
+            account_id=account_id, fallback_account_id=fallback_account_id, kind=kind,
+            subject=subject, dedupe_key=dedupe_key, template=template, params=params or {},
+            timing=timing, due_at=due, next_attempt_at=at, created_at=now, updated_at=now,
         ))
         if added and at <= now:
             self.wake()

@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, escape
 from bot.messages import Outgoing
+from bot.zalo.templates import ZbsNotice
 
 Renderer = Callable[[Translator, dict[str, Any], datetime], Outgoing]
+# The same row as data for a ZBS template by phone; None when it has no phone form.
+ZbsForm = Callable[[dict[str, Any], ZoneInfo], ZbsNotice | None]
 
 
 class UnknownTemplate(KeyError):
@@ -23,6 +27,7 @@ class Templates:
 
     def __init__(self) -> None:
         self._renderers: dict[str, Renderer] = {}
+        self._zbs: dict[str, ZbsForm] = {}
 
     def register(self, key: str, renderer: Renderer) -> None:
         if key in self._renderers:
@@ -34,6 +39,16 @@ class Templates:
         if renderer is None:
             raise UnknownTemplate(key)
         return renderer(t, params, now)
+
+    def register_zbs(self, key: str, form: ZbsForm) -> None:
+        """Lets rows of template `key` go by phone (ZBS) as a notice of some kind."""
+        if key in self._zbs:
+            raise ValueError(f"ZBS form of {key!r} registered twice")
+        self._zbs[key] = form
+
+    def zbs(self, key: str, params: dict[str, Any], zone: ZoneInfo) -> ZbsNotice | None:
+        form = self._zbs.get(key)
+        return form(params, zone) if form is not None else None
 
     def __contains__(self, key: str) -> bool:
         return key in self._renderers

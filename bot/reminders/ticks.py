@@ -78,6 +78,7 @@ def build_scheduler(
     replanners: list[Replanner] | None = None,
     mornings: list[Replanner] | None = None,
     broadcasts: BroadcastMonitor | None = None,
+    hourly: list[Callable[[], Awaitable[None]]] | None = None,
 ) -> AsyncIOScheduler:
     zone = services.settings.zone
     scheduler = AsyncIOScheduler(timezone=zone)
@@ -94,6 +95,11 @@ def build_scheduler(
         scheduler.add_job(
             morning, "cron", hour=7, minute=30, args=[services], id=f"morning_{n}",
             coalesce=True, max_instances=1, misfire_grace_time=3600,
+        )
+    for n, job in enumerate(hourly or []):
+        scheduler.add_job(
+            _logged(job), "interval", hours=1, id=f"hourly_{n}", coalesce=True,
+            max_instances=1, misfire_grace_time=None,
         )
     if broadcasts is not None:
         scheduler.add_job(
@@ -132,3 +138,14 @@ async def stop_scheduler(scheduler: AsyncIOScheduler, before: Callable[[], Await
     if pending:
         await asyncio.wait(pending, timeout=grace)
     scheduler.shutdown(wait=False)
+
+
+def _logged(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """A failing housekeeping job is logged, and tried again at its next hour."""
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as exc:
+            log.warning("hourly_job_failed", error=describe_failure(exc))
+
+    return run

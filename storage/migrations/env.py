@@ -18,6 +18,8 @@ import storage.outbox  # noqa: F401
 import storage.procedures  # noqa: F401
 import storage.ratings  # noqa: F401
 import storage.tasks  # noqa: F401
+import storage.media  # noqa: F401
+import storage.zalo  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

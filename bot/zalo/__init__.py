@@ -1,0 +1,1 @@
+"""What the Zalo channels share: OA tokens, phone numbers, ZBS template configuration."""
