@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -133,7 +133,7 @@ async def serve(app: App, receive: bool = True) -> None:
     outbox_dispatcher = build_outbox_dispatcher(app, channels)
     monitor = BroadcastMonitor(app.services, channels, outbox_dispatcher.limiters)
     scheduler = build_scheduler(app.services, outbox_dispatcher, REPLANNERS, MORNINGS, monitor,
-                                hourly=wiring.hourly())
+                                periodic=wiring.periodic(channels))
     http: HttpServer | None = None
     with dispatcher_lock(settings.DATABASE_URL):
         try:

@@ -29,6 +29,7 @@ from bot.cli_dossiers import register as register_dossiers
 from bot.cli_faq import register as register_faq
 from bot.cli_report import report
 from bot.cli_tasks import register as register_tasks
+from bot.cli_zalo import zalo_cli
 from bot.settings import Settings
 from storage import db as storage_db
 from storage.db import DispatcherLocked
@@ -41,6 +42,7 @@ unit_cli = typer.Typer(help="Units: province, departments, communes and wards, o
 cli.add_typer(unit_cli, name="unit")
 cli.add_typer(calendar_cli, name="calendar")
 cli.add_typer(apikey_cli, name="apikey")
+cli.add_typer(zalo_cli, name="zalo")
 register_dossiers(cli)
 register_tasks(cli)
 cli.command("qr")(cli_qr.qr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,6 +43,9 @@ class Handled:
     locale: str = "vi"  # the sender's language after this update (/lang may change it)
 
 MAX_TEXT = 4096
+# An invite, link or slip code sent on its own: Zalo has no deep links, so people send the
+# code itself, and it means what `/start CODE` means.
+BARE_CODE = re.compile(r"^(?:i-|d_)[A-Za-z0-9_-]{16,62}$")
 BUSY_ATTEMPTS = 4
 OPTIONS_KEY = "_options"
 
@@ -110,6 +114,8 @@ class Dispatcher:
                 else:
                     # "9" among 3 choices is a slip of the finger, not a question.
                     unpicked_number = bool(offered) and (incoming.text or "").strip().isdigit()
+            if incoming.option is None and BARE_CODE.match((incoming.text or "").strip()):
+                incoming = replace(incoming, text=f"/start {(incoming.text or '').strip()}")
             ctx = Context(
                 incoming=incoming, account=view, db=db,
                 t=services.translations.get(account.locale), services=services,

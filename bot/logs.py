@@ -60,5 +60,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("alembic", "apscheduler", "aiogram", "aiohttp.access", "bm25s"):
+    # httpx logs every URL at INFO, and a Zalo Bot URL holds the token.
+    for noisy in ("alembic", "apscheduler", "aiogram", "aiohttp.access", "bm25s", "httpx",
+                  "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -12,6 +12,7 @@ import httpx
 
 from bot.channels.base import Channel
 from bot.replies import ReplySender
+from storage import media as media_files
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WebhookReceiver = Callable[[Mapping[str, str], bytes], Awaitable[int]]
-Hourly = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[None]]
+MEDIA_PRUNE_SECONDS = 3600.0
+ZBS_STATUS_SECONDS = 120.0
 Poller = Coroutine[Any, Any, None]
 
 
@@ -62,7 +65,7 @@ class Wiring:
 
                 built[name] = ZaloBotChannel(
                     settings.ZALO_BOT_TOKEN, settings.ZALO_API_BASE, self.media,
-                    translations=services.translations)
+                    translations=services.translations, webhook_secret=settings.WEBHOOK_SECRET)
             elif name == "zalo_oa":
                 from bot.channels.zalo_oa import ZaloOaChannel
                 from bot.zalo.tokens import OaTokens
@@ -145,21 +148,29 @@ class Wiring:
                 return channels[name].deep_link
         return None
 
-    def hourly(self) -> list[Hourly]:
-        jobs: list[Hourly] = []
+    def periodic(self, channels: dict[str, Channel]) -> list[tuple[Job, float]]:
+        """Housekeeping (job, every so many seconds): expired served files; ZBS delivery
+        reports."""
+        jobs: list[tuple[Job, float]] = []
         services = self.app.services
         if self.media is not None:
-            media = self.media
-            jobs.append(media.prune)
-        if self.settings.ZBS_TEMPLATES:
+            async def prune_media() -> None:
+                async with services.sessions() as db:
+                    await media_files.prune(db, services.clock.now())
+                    await db.commit()
+
+            jobs.append((prune_media, MEDIA_PRUNE_SECONDS))
+        zbs = channels.get("zbs")
+        if zbs is not None:
+            from bot.channels.zbs import ZbsChannel
             from bot.zalo.zbs_status import check_deliveries
 
-            async def deliveries() -> None:
-                assert self.tokens is not None
-                await check_deliveries(services, self.tokens, self._client(),
-                                       self.settings.ZBS_API_BASE)
+            assert isinstance(zbs, ZbsChannel)
 
-            jobs.append(deliveries)
+            async def deliveries() -> None:
+                await check_deliveries(zbs)
+
+            jobs.append((deliveries, ZBS_STATUS_SECONDS))
         return jobs
 
     async def close(self) -> None:

@@ -100,6 +100,32 @@ async def accounts_of(db: AsyncSession, person_ids: set[int]) -> list[ChannelAcc
     return list((await db.exec(stmt)).all())
 
 
+async def anchors_of(db: AsyncSession, person_ids: set[int]) -> list[ChannelAccount]:
+    """One account per person who can still be reached: the person's first account. The
+    outbox addresses a person through it and picks the chat when it sends (the one the
+    person used last), so a person with Telegram and Zalo gets each message once."""
+    if not person_ids:
+        return []
+    stmt = select(ChannelAccount).where(
+        col(ChannelAccount.person_id).in_(person_ids)).order_by(col(ChannelAccount.id))
+    first: dict[int, ChannelAccount] = {}
+    reachable: set[int] = set()
+    for account in (await db.exec(stmt)).all():
+        first.setdefault(account.person_id, account)
+        if account.active:
+            reachable.add(account.person_id)
+    return [a for p, a in first.items() if p in reachable]
+
+
+async def anchor_ids(db: AsyncSession, account_ids: list[int]) -> list[int]:
+    """The anchors of these accounts' people (two chats of one person → one id)."""
+    if not account_ids:
+        return []
+    stmt = select(ChannelAccount.person_id).where(col(ChannelAccount.id).in_(account_ids))
+    people = set((await db.exec(stmt)).all())
+    return sorted(a.id for a in await anchors_of(db, people) if a.id is not None)
+
+
 async def people_in_units(db: AsyncSession, unit_ids: set[int],
                           roles: set[Role] | None = None) -> list[Person]:
     if not unit_ids:

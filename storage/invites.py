@@ -21,8 +21,10 @@ async def create(
     created_by: int | None,
     now: datetime,
     expires_at: datetime,
+    person_id: int | None = None,
 ) -> Invite:
     invite = Invite(
+        person_id=person_id,
         token_hash=token_hash,
         role=role,
         unit_id=unit_id,

@@ -27,5 +27,5 @@ class MediaFile(SQLModel, table=True):
 
 
 async def prune(db: AsyncSession, now: datetime) -> int:
-    result = await db.exec(delete(MediaFile).where(col(MediaFile.expires_at) < now))  # type: ignore[call-overload]
+    result = await db.exec(delete(MediaFile).where(col(MediaFile.expires_at) < now))
     return result.rowcount or 0

@@ -83,6 +83,8 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=utc_column())
     used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     used_by_account_id: int | None = Field(default=None, foreign_key="channel_accounts.id")
+    # A link code: the chat that uses it joins this person (the same person on another app).
+    person_id: int | None = Field(default=None, foreign_key="people.id")
 
 
 class ConversationState(SQLModel, table=True):

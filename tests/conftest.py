@@ -16,11 +16,11 @@ from sqlmodel import SQLModel
 import storage.broadcasts  # noqa: F401  (all tables on the metadata, for TRUNCATE)
 import storage.calendar  # noqa: F401
 import storage.dossiers  # noqa: F401
+import storage.media  # noqa: F401
 import storage.outbox  # noqa: F401
 import storage.procedures  # noqa: F401
 import storage.ratings  # noqa: F401
 import storage.tasks  # noqa: F401
-import storage.media  # noqa: F401
 import storage.zalo  # noqa: F401
 from bot.app import App, build_app
 from bot.clock import ManualClock

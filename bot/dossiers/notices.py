@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.dossiers import phone
 from bot.dossiers.rules import STATUS_LABELS
 from bot.i18n import Translator
 from bot.ids import fetch
@@ -101,13 +102,13 @@ async def _handler_accounts(db: AsyncSession, dossier: Dossier) -> list[int]:
     """The handlers' chats; without a known handler, the unit's heads."""
     assert dossier.id is not None
     people = set(await store.handler_ids(db, dossier.id))
-    found = [a.id for a in await accounts.accounts_of(db, people) if a.id is not None]
+    found = [a.id for a in await accounts.anchors_of(db, people) if a.id is not None]
     return found or await _head_accounts(db, dossier.unit_id)
 
 
 async def _head_accounts(db: AsyncSession, unit_id: int) -> list[int]:
     heads = await accounts.nearest_heads(db, unit_id)
-    return [a.id for a in await accounts.accounts_of(db, set(heads)) if a.id is not None]
+    return [a.id for a in await accounts.anchors_of(db, set(heads)) if a.id is not None]
 
 
 def _params(dossier: Dossier) -> dict[str, Any]:
@@ -119,10 +120,12 @@ async def status_changed(services: Services, db: AsyncSession, dossier: Dossier,
                          event: DossierEvent) -> int:
     """Tells every citizen following the dossier, in one message, what changed."""
     assert dossier.id is not None and event.id is not None
-    subscribers = await store.subscribers(db, dossier.id)
-    if not subscribers:
+    subscribers = await accounts.anchor_ids(db, await store.subscribers(db, dossier.id))
+    by_phone = await phone.recipient(services, db, dossier)
+    recipients = citizen_recipients(subscribers, by_phone)
+    if not recipients:
         return 0
-    params = {**_params(dossier), "status": dossier.status,
+    params = {**_params(dossier), **phone.citizen_fields(dossier), "status": dossier.status,
               "appointment": dossier.appointment_at.isoformat()}
     if dossier.status == DossierStatus.needs_supplement:
         params["missing"] = dossier.missing or ""
@@ -133,21 +136,31 @@ async def status_changed(services: Services, db: AsyncSession, dossier: Dossier,
         if apologies:
             params["reason"] = apologies[-1].reason
     sent = 0
-    for account_id in subscribers:
+    for account_id, fallback in recipients:
         sent += await services.planner.schedule(
             db, account_id=account_id, kind="dossier_notice", subject=f"dossier:{dossier.id}",
             due=event.at, dedupe_key=f"dossier:{dossier.id}:{account_id}:event:{event.id}",
             template="dossier.status", params=params, timing=Timing.daytime,
+            fallback_account_id=fallback,
         )
     if dossier.status == DossierStatus.ready:
-        await plan_pickup(services, db, dossier, subscribers)
+        await plan_pickup(services, db, dossier, recipients)
     if dossier.status == DossierStatus.returned:
-        await rating_notices.request(services, db, dossier, subscribers, event.at)
+        await rating_notices.request(services, db, dossier, recipients, event.at)
     return sent
 
 
+def citizen_recipients(subscribers: list[int], by_phone: int | None
+                       ) -> list[tuple[int, int | None]]:
+    """(account, fallback) pairs: each following chat, with the dossier's phone behind it;
+    the phone alone when nobody follows the dossier in a chat."""
+    if subscribers:
+        return [(account_id, by_phone) for account_id in subscribers]
+    return [(by_phone, None)] if by_phone is not None else []
+
+
 async def plan_pickup(services: Services, db: AsyncSession, dossier: Dossier,
-                      account_ids: list[int]) -> int:
+                      recipients: list[tuple[int, int | None]]) -> int:
     """08:00 on the working day before the appointment, while the result waits."""
     assert dossier.id is not None
     if dossier.status != DossierStatus.ready:
@@ -159,15 +172,16 @@ async def plan_pickup(services: Services, db: AsyncSession, dossier: Dossier,
     at = datetime.combine(day_before, REMIND_AT, tzinfo=zone)
     if at <= services.clock.now():
         return 0
-    params = {**_params(dossier), "appointment": dossier.appointment_at.isoformat(),
+    params = {**_params(dossier), **phone.citizen_fields(dossier),
+              "appointment": dossier.appointment_at.isoformat(),
               **await _pickup_place(services, db, dossier)}
     planned = 0
-    for account_id in account_ids:
+    for account_id, fallback in recipients:
         planned += await services.planner.schedule(
             db, account_id=account_id, kind="dossier_pickup",
             subject=f"dossier-pickup:{dossier.id}", due=at, template="dossier.pickup",
             dedupe_key=f"dossier-pickup:{dossier.id}:{account_id}:{appointment.isoformat()}",
-            params=params, timing=Timing.daytime,
+            params=params, timing=Timing.daytime, fallback_account_id=fallback,
         )
     return planned
 
@@ -275,6 +289,8 @@ def register(templates: Templates, subjects: SubjectChecks) -> None:
     templates.register("dossier.escalation", escalation)
     templates.register("dossier.status", status_notice)
     templates.register("dossier.pickup", pickup_reminder)
+    templates.register_zbs("dossier.status", phone.status_form)
+    templates.register_zbs("dossier.pickup", phone.pickup_form)
     subjects.register("dossier-due", _still_open)
     subjects.register("dossier-pickup", _still_waiting)
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.dossiers import notices
+from bot.dossiers import notices, phone
 from bot.dossiers.rules import Refused, check_transition
 from bot.i18n import N_
 from bot.services import Services
@@ -272,7 +272,12 @@ async def subscribe(services: Services, db: AsyncSession, dossier: Dossier,
     assert dossier.id is not None
     added = await store.subscribe(db, dossier.id, account_id, services.clock.now())
     if added:
-        await notices.plan_pickup(services, db, dossier, [account_id])
+        by_phone = await phone.recipient(services, db, dossier)
+        if by_phone is not None:
+            # The chat takes over from the phone, which stays behind it as the fallback.
+            for subject in notices.citizen_subjects(dossier.id):
+                await services.planner.cancel_for(db, subject, by_phone)
+        await notices.plan_pickup(services, db, dossier, [(account_id, by_phone)])
     return added
 
 

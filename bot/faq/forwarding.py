@@ -79,7 +79,7 @@ async def _staff_accounts(db: AsyncSession, unit_id: int) -> list[int]:
     ids = {p.id for p in people if p.id is not None}
     if not ids:
         ids = set(await accounts.nearest_heads(db, unit_id))
-    return [a.id for a in await accounts.accounts_of(db, ids) if a.id is not None]
+    return [a.id for a in await accounts.anchors_of(db, ids) if a.id is not None]
 
 
 async def _next_working_days(services: Services, db: AsyncSession, now: datetime,

@@ -11,6 +11,7 @@ from bot.handlers import (
     help,
     invite,
     language,
+    linking,
     plan_upload,
     rating,
     reports,
@@ -22,7 +23,7 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    return [start.router, help.router, language.router, invite.router,
+    return [start.router, help.router, language.router, invite.router, linking.router,
             dossier_citizen.router, dossier_staff.router, rating.router, tasks.router,
             plan_upload.router, unit_overview.router, announcements.router, broadcast.router,
             faq.router,

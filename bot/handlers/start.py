@@ -86,10 +86,14 @@ async def _open_link(ctx: Context, payload: str) -> None:
                 "This invite link has already been used. Each link works only once; please "
                 "ask your administrator for a new one."
             ),
+            Redemption.taken: ctx._(
+                "This chat already belongs to someone, so it cannot be linked with this code. "
+                "Please send the code from the app where you have not used me yet."
+            ),
         }[outcome.result])
     person = await accounts.person(ctx.db, account.person_id)
-    ctx.account = replace(ctx.account, name=person.name, role=Role(person.role),
-                          unit_id=person.unit_id)
+    ctx.account = replace(ctx.account, person_id=account.person_id, name=person.name,
+                          role=Role(person.role), unit_id=person.unit_id)
     ctx.clear_state()
     ctx.menu_changed = True
     ctx.reply(ctx._("Your account is now linked. Welcome!") + "\n\n" + greeting(ctx))

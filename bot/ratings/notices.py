@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.dossiers.phone import rating_form
 from bot.i18n import Translator
 from bot.ids import parse_id
 from bot.messages import Option, Outgoing
@@ -19,6 +20,7 @@ from bot.reminders.templates import Templates
 from bot.services import Services
 from storage import accounts, ratings
 from storage.dossiers import Dossier, DossierStatus
+from storage.models import Unit
 from storage.outbox import Timing
 from storage.ratings import Level, Rating
 
@@ -32,18 +34,22 @@ def overall_options(t: Translator, dossier_id: int, round_: int) -> tuple[Option
 
 
 async def request(services: Services, db: AsyncSession, dossier: Dossier,
-                  account_ids: list[int], handed_over: datetime) -> int:
-    """Asks each following chat to rate, a while after the handover, never at night."""
+                  recipients: list[tuple[int, int | None]], handed_over: datetime) -> int:
+    """Asks each following chat (or the dossier's phone) to rate, a while after the
+    handover, never at night."""
     assert dossier.id is not None
     due = handed_over + timedelta(minutes=services.settings.RATING_DELAY_MINUTES)
+    unit = await db.get(Unit, dossier.unit_id)
     planned = 0
-    for account_id in account_ids:
+    for account_id, fallback in recipients:
         planned += await services.planner.schedule(
             db, account_id=account_id, kind="rating_request", subject=f"{SUBJECT}:{dossier.id}",
             due=due, dedupe_key=f"{SUBJECT}:{dossier.id}:{account_id}:request",
-            template="rating.request", timing=Timing.daytime,
+            template="rating.request", timing=Timing.daytime, fallback_account_id=fallback,
             params={"dossier_id": dossier.id, "code": dossier.code,
-                    "procedure": dossier.procedure_name},
+                    "procedure": dossier.procedure_name,
+                    "citizen_name": dossier.citizen_name or "",
+                    "unit": unit.name if unit else ""},
         )
     return planned
 
@@ -53,7 +59,7 @@ async def alert_head(services: Services, db: AsyncSession, dossier: Dossier, rat
     """Tells the unit's heads (or the nearest heads above) at once — quiet hours aside."""
     assert dossier.id is not None and rating.id is not None
     heads = await accounts.nearest_heads(db, dossier.unit_id)
-    found = [a.id for a in await accounts.accounts_of(db, set(heads)) if a.id is not None]
+    found = [a.id for a in await accounts.anchors_of(db, set(heads)) if a.id is not None]
     params: dict[str, Any] = {
         "dossier_id": dossier.id, "code": dossier.code, "procedure": dossier.procedure_name,
         "answers": [[q, v] for q, v in ratings.negatives(rating)],
@@ -99,6 +105,7 @@ def alert_message(t: Translator, p: dict[str, Any], now: datetime) -> Outgoing:
 def register(templates: Templates, subjects: SubjectChecks) -> None:
     templates.register("rating.request", request_message)
     templates.register("rating.alert", alert_message)
+    templates.register_zbs("rating.request", rating_form)
     subjects.register(SUBJECT, _still_unrated)
 
 

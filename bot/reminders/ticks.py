@@ -78,7 +78,7 @@ def build_scheduler(
     replanners: list[Replanner] | None = None,
     mornings: list[Replanner] | None = None,
     broadcasts: BroadcastMonitor | None = None,
-    hourly: list[Callable[[], Awaitable[None]]] | None = None,
+    periodic: list[tuple[Callable[[], Awaitable[None]], float]] | None = None,
 ) -> AsyncIOScheduler:
     zone = services.settings.zone
     scheduler = AsyncIOScheduler(timezone=zone)
@@ -96,9 +96,9 @@ def build_scheduler(
             morning, "cron", hour=7, minute=30, args=[services], id=f"morning_{n}",
             coalesce=True, max_instances=1, misfire_grace_time=3600,
         )
-    for n, job in enumerate(hourly or []):
+    for n, (job, seconds) in enumerate(periodic or []):
         scheduler.add_job(
-            _logged(job), "interval", hours=1, id=f"hourly_{n}", coalesce=True,
+            _logged(job), "interval", seconds=seconds, id=f"periodic_{n}", coalesce=True,
             max_instances=1, misfire_grace_time=None,
         )
     if broadcasts is not None:
@@ -141,11 +141,11 @@ async def stop_scheduler(scheduler: AsyncIOScheduler, before: Callable[[], Await
 
 
 def _logged(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-    """A failing housekeeping job is logged, and tried again at its next hour."""
+    """A failing housekeeping job is logged, and tried again at its next turn."""
     async def run() -> None:
         try:
             await job()
         except Exception as exc:
-            log.warning("hourly_job_failed", error=describe_failure(exc))
+            log.warning("periodic_job_failed", error=describe_failure(exc))
 
     return run

@@ -78,7 +78,7 @@ async def replan(services: Services, db: AsyncSession, task: Task) -> int:
     for template, people, days in groups:
         moments = [(name, datetime.combine(day, REMIND_AT, tzinfo=zone)) for name, day in days]
         keep = still_due(moments, now)
-        for account in await accounts.accounts_of(db, set(people)):
+        for account in await accounts.anchors_of(db, set(people)):
             assert account.id is not None
             for name, at in keep:
                 planned += await planner.schedule(
@@ -146,7 +146,7 @@ async def extension_decided(services: Services, db: AsyncSession, task: Task,
 async def _tell(services: Services, db: AsyncSession, people: list[int], template: str,
                 key: str, params: dict[str, Any]) -> int:
     sent = 0
-    for account in await accounts.accounts_of(db, set(people)):
+    for account in await accounts.anchors_of(db, set(people)):
         sent += await services.planner.schedule(
             db, account_id=account.id or 0, kind=template.replace(".", "_"),
             subject=f"task-news:{params['task_id']}", due=services.clock.now(),
@@ -193,7 +193,7 @@ async def morning_digest(services: Services) -> int:
                 "soon": sum(t.deadline > today for t in tasks),
                 "more": max(0, len(tasks) - DIGEST_ITEMS), "items": items,
             }
-            for account in await accounts.accounts_of(db, {person_id}):
+            for account in await accounts.anchors_of(db, {person_id}):
                 sent += await services.planner.schedule(
                     db, account_id=account.id or 0, kind="task_digest", subject="digest",
                     due=now, dedupe_key=f"digest:{account.id}:{today.isoformat()}",

@@ -13,12 +13,12 @@ from sqlmodel import SQLModel
 import storage.broadcasts  # noqa: F401  (each import registers its tables on the metadata)
 import storage.calendar  # noqa: F401
 import storage.dossiers  # noqa: F401
+import storage.media  # noqa: F401
 import storage.models  # noqa: F401
 import storage.outbox  # noqa: F401
 import storage.procedures  # noqa: F401
 import storage.ratings  # noqa: F401
 import storage.tasks  # noqa: F401
-import storage.media  # noqa: F401
 import storage.zalo  # noqa: F401
 
 config = context.config
