@@ -28,7 +28,8 @@ class Routes:
         chats = [a for a in by_person.get(own.person_id, []) if a.active] if own else []
         chats.sort(key=lambda a: (self._rank(a.channel), a.id or 0))
         if len(chats) > 1:
-            latest = max(chats, key=lambda a: a.last_seen_at)
+            # A tie (same instant) goes to the newer chat.
+            latest = max(chats, key=lambda a: (a.last_seen_at, a.id or 0))
             chats.remove(latest)
             chats.insert(0, latest)
         fallback = accounts.get(row.fallback_account_id or 0)
