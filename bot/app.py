@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcasts import notices as broadcast_notices
 from bot.broadcasts.monitor import BroadcastMonitor
-from bot.channels.base import Channel
+from bot.channels.base import Channel, ChannelStartError
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, SystemClock
 from bot.conversation import Dispatcher, Menu
@@ -158,16 +158,20 @@ async def serve(app: App, receive: bool = True) -> None:
             log.info("serving %s", ", ".join(
                 f"{name} ({'webhook' if name not in pollers else 'polling'})"
                 for name in channels if name != "zbs"))
-            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(poll)
-                                                for poll in pollers.values()]
+            waits: dict[asyncio.Future[Any], str] = {
+                asyncio.ensure_future(poll): name for name, poll in pollers.items()}
             if http is not None:
-                waits.append(asyncio.ensure_future(http.wait()))
+                waits[asyncio.ensure_future(http.wait())] = "the HTTP server"
             if not waits:
-                waits.append(asyncio.ensure_future(asyncio.Event().wait()))
+                waits[asyncio.ensure_future(asyncio.Event().wait())] = "nothing"
             try:
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_EXCEPTION)
+                # Each runs until shutdown; one that ends early (the HTTP server lost, a
+                # poller crashed) takes the process down, so a supervisor restarts it.
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    task.result()  # a poller that died takes the process down, loudly
+                    task.result()
+                raise ChannelStartError(
+                    f"{', '.join(waits[t] for t in done)} stopped unexpectedly")
             finally:
                 for task in waits:
                     task.cancel()

@@ -257,8 +257,14 @@ def invite(
 
     payload, expires = with_app(settings, work)
     link = asyncio.run(_telegram_link(settings, payload))
+    zalo = bool(settings.ZALO_BOT_TOKEN or settings.ZALO_OA_APP_ID)
     out.print(link or f"/start {payload}", markup=False, soft_wrap=True)
-    if not link:
+    if link and zalo:
+        out.print(f"On Zalo (no links there): send  /start {payload}  to the bot.",
+                  markup=False, soft_wrap=True)
+    elif not link and zalo:
+        out.print("(Send the line above to the bot on Zalo.)", markup=False)
+    elif not link:
         out.print("(No TELEGRAM_BOT_TOKEN set: type the line above in `hanchot console`.)",
                   markup=False)
     out.print(f"Single use; expires {expires}.", markup=False)

@@ -62,5 +62,5 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # httpx logs every URL at INFO, and a Zalo Bot URL holds the token.
     for noisy in ("alembic", "apscheduler", "aiogram", "aiohttp.access", "bm25s", "httpx",
-                  "httpcore", "uvicorn.access"):
+                  "httpcore", "uvicorn.access", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

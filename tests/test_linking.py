@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.app import App
+from bot.app import App, build_app
+from bot.clock import ManualClock
 from bot.dossiers.service import DossierInput
 from bot.routing import ChannelInfo
+from bot.settings import Settings, load_settings
 from storage import accounts
 from storage.models import ChannelAccount, Role
 from tests.dossier_helpers import upsert
@@ -106,3 +108,26 @@ async def test_a_slip_code_typed_alone_follows_the_dossier(app: App) -> None:
     citizen = Chat(app, "zalo-citizen", info=zalo_info())
     await citizen.say(f"d_{dossier.access_token}")
     assert "000.00.25.H20-261125-0099" in citizen.text
+
+
+async def test_an_invite_made_on_telegram_also_says_how_to_use_it_on_zalo(
+        settings: Settings, clock: ManualClock) -> None:
+    app = build_app(load_settings(**{**settings.model_dump(),
+                                     "ZALO_BOT_TOKEN": "1459232241454765289:abc-xyz12"},
+                                  _env_file=None), clock)
+    try:
+        await add_units(app)
+        admin = await member(app, Role.admin, "DT", "Nguyễn Thị Lan", user_id="801",
+                             info=buttons_info())
+        await admin.say("/moi")
+        await admin.press("inv-role:staff")
+        await admin.press("inv-unit:staff:MYTHO")
+        await admin.say("Phạm Văn Đức")
+        link = re.search(r"https://t.me/test_bot\?start=(i-[A-Za-z0-9_-]+)", admin.text)
+        assert link, admin.text
+        assert f"/start {link.group(1)}" in admin.text  # the Zalo form of the same invite
+        zalo = Chat(app, "zalo-802", info=zalo_info())
+        await zalo.say(f"/start {link.group(1)}")
+        assert "Phạm Văn Đức" in zalo.text
+    finally:
+        await app.close()

@@ -130,3 +130,19 @@ async def test_cli_asks_telegram_for_the_username(
     assert link in stdout.decode()
     assert decoded((tmp_path / "slip.png").read_bytes()) == [link]
     assert fake_telegram.matching("getMe")
+
+
+def test_with_zalo_the_slip_carries_the_code_to_send_there(tmp_path: Path) -> None:
+    payload = _seed(tmp_path)
+    both = run(["qr", CODE, "--out", "both.png"], tmp_path,
+               TELEGRAM_BOT_USERNAME="hanchot_bot", ZALO_BOT_TOKEN="1459232241454765289:abc-xyz12")
+    assert both.returncode == 0, both.stderr
+    assert f"Zalo: {payload}" in both.stdout
+    # The QR still opens Telegram; the Zalo code is printed under it.
+    assert decoded((tmp_path / "both.png").read_bytes()) == [
+        f"https://t.me/hanchot_bot?start={payload}"]
+    only = run(["qr", CODE, "--out", "zalo.png"], tmp_path, TELEGRAM_BOT_USERNAME="",
+               ZALO_BOT_TOKEN="1459232241454765289:abc-xyz12")
+    assert only.returncode == 0, only.stderr
+    # Zalo's scanner shows the text of the code, which the citizen sends to the bot.
+    assert decoded((tmp_path / "zalo.png").read_bytes()) == [payload]

@@ -202,7 +202,8 @@ class DossierOut(BaseModel):
     returned_at: datetime | None
     updated_at: datetime
     subscribe_payload: str = Field(
-        description="For the QR code on the slip: the bot's /start payload (d_…).")
+        description="For the QR code on the slip: the bot's /start payload (d_…). On Zalo, "
+                    "where links carry no payload, the citizen sends this code to the bot.")
     subscribe_link: str | None = Field(
         description="The bot's deep link with that payload, when the bot is on Telegram.")
 

@@ -1,5 +1,6 @@
 """The QR slip: a printable PNG with the dossier's deep link as a QR code, and under it the
-dossier code and one line telling the citizen what to do with it."""
+dossier code and one line telling the citizen what to do with it; where the bot is on Zalo
+too, a second line and the code to send there (Zalo links carry no payload)."""
 
 from __future__ import annotations
 
@@ -42,21 +43,25 @@ BOLD = (
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-def slip_png(link: str, code: str, instruction: str) -> bytes:
-    """A PNG, WIDTH pixels wide: the QR code of `link`, the code, the instruction."""
+def slip_png(link: str, code: str, instruction: str,
+             also: tuple[str, str] | None = None) -> bytes:
+    """A PNG, WIDTH pixels wide: the QR code of `link`, the code, the instruction, and
+    `also` = (another instruction, a code to type) when given."""
     qr = _qr_image(link, WIDTH - 2 * MARGIN)
-    code_font, code_text = _fitted(code, BOLD, CODE_SIZE)
-    note_font, note_text = _fitted(instruction, REGULAR, INSTRUCTION_SIZE)
-    code_h = _height(code_font, code_text)
-    note_h = _height(note_font, note_text)
+    lines = [_fitted(code, BOLD, CODE_SIZE), _fitted(instruction, REGULAR, INSTRUCTION_SIZE)]
+    if also is not None:
+        lines += [_fitted(also[0], REGULAR, INSTRUCTION_SIZE),
+                  _fitted(also[1], BOLD, INSTRUCTION_SIZE)]
+    heights = [_height(font, text) for font, text in lines]
     gap = 16
-    height = MARGIN // 2 + qr.height + code_h + gap + note_h + MARGIN
+    height = MARGIN // 2 + qr.height + sum(heights) + gap * (len(lines) - 1) + MARGIN
     slip = Image.new("L", (WIDTH, height), 255)
     slip.paste(qr, ((WIDTH - qr.width) // 2, MARGIN // 2))
     draw = ImageDraw.Draw(slip)
     y = MARGIN // 2 + qr.height
-    _centered(draw, code_text, code_font, y)
-    _centered(draw, note_text, note_font, y + code_h + gap)
+    for (font, text), line_height in zip(lines, heights, strict=True):
+        _centered(draw, text, font, y)
+        y += line_height + gap
     buffer = io.BytesIO()
     slip.save(buffer, format="PNG", optimize=True, dpi=(300, 300))
     return buffer.getvalue()

@@ -142,14 +142,14 @@ async def upsert(
     await db.flush()
     assert dossier.id is not None
     if created:
-        received = DossierEvent(dossier_id=dossier.id, to_status=dossier.status, source=source,
-                                actor_id=actor_id, at=now)
-        db.add(received)
+        first = DossierEvent(dossier_id=dossier.id, to_status=dossier.status, source=source,
+                             actor_id=actor_id, at=now)
+        db.add(first)
         await db.flush()
         if data.status in (None, DossierStatus.received):
             # Nobody follows a new dossier yet, but its phone may hear of it (ZBS); one
             # imported already further along is told only where it stands.
-            await notices.status_changed(services, db, dossier, received)
+            await notices.status_changed(services, db, dossier, first)
     if data.handler_names is not None:
         people, unmatched = await _match_handlers(db, unit, data.handler_names)
         if set(people) != set(await store.handler_ids(db, dossier.id)):

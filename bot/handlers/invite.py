@@ -96,7 +96,17 @@ async def typed_name(ctx: Context) -> None:
         "once and expires on {date}:\n\n{link}",
         name=name, role=ctx._(INVITABLE[role]), unit=unit.name,
         date=ctx.t.date(expires), link=ctx.channel.deep_link(payload),
-    ))
+    ) + _on_zalo(ctx, payload))
+
+
+def _on_zalo(ctx: Context, payload: str) -> str:
+    """Zalo links carry no payload: where the bot is on Zalo too, the code is given."""
+    settings = ctx.services.settings
+    if ctx.channel.name.startswith("zalo") or not (settings.ZALO_BOT_TOKEN
+                                                   or settings.ZALO_OA_APP_ID):
+        return ""
+    return "\n\n" + ctx._("On Zalo, they send this to the bot instead:\n<code>/start "
+                           "{payload}</code>", payload=payload)
 
 
 def _roles_for(ctx: Context) -> list[Role]:
