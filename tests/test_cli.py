@@ -34,6 +34,18 @@ def run(
     ("TELEGRAM_BOT_TOKEN", "not-a-token", "BotFather"),
     ("TELEGRAM_API_BASE", "ftp://x", "http"),
     ("PUBLIC_URL", "https://bot.example.vn", "WEBHOOK_SECRET"),
+    ("ZALO_BOT_TOKEN", "not-a-token", "Zalo Bot Creator"),
+    ("ZALO_API_BASE", "bot-api.zaloplatforms.com", "http"),
+    ("CHANNEL_ORDER", "telegram,fax", "must list channels"),
+    ("CHANNEL_ORDER", "telegram,telegram", "each once"),
+    ("ZALO_OA_WINDOW_HOURS", "200", "less than or equal"),
+    ("ZBS_TEMPLATES", "{", "is not JSON"),
+    ("ZBS_TEMPLATES", '{"dossier_lost": {"template_id": "1", "params": {"a": "code"}}}',
+     "unknown notice kind"),
+    ("ZBS_TEMPLATES", '{"dossier_ready": {"template_id": "x", "params": {"a": "code"}}}',
+     "numeric template_id"),
+    ("ZBS_TEMPLATES", '{"dossier_ready": {"template_id": "1", "params": {"a": "phone"}}}',
+     "unknown field"),
 ])
 def test_an_invalid_setting_names_the_variable(name: str, value: str, words: str) -> None:
     with pytest.raises(SettingsError) as err:
@@ -41,6 +53,16 @@ def test_an_invalid_setting_names_the_variable(name: str, value: str, words: str
     line = str(err.value)
     assert "\n" not in line and words in line
     assert line.split(":")[0] in {name, "WEBHOOK_SECRET"}
+
+
+def test_zalo_settings_that_only_work_together_are_checked_together() -> None:
+    with pytest.raises(SettingsError) as no_secret:
+        load_settings(ZALO_OA_APP_ID="2553928453557884079", _env_file=None)
+    assert str(no_secret.value).startswith("ZALO_OA_APP_SECRET:")
+    templates = '{"dossier_ready": {"template_id": "1", "params": {"a": "code"}}}'
+    with pytest.raises(SettingsError) as no_oa:
+        load_settings(ZBS_TEMPLATES=templates, _env_file=None)
+    assert str(no_oa.value).startswith("ZBS_TEMPLATES:")
 
 
 def test_the_cli_stops_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
