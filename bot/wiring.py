@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from bot.channels.base import Channel
+from bot.ratings import by_phone as rating_by_phone
 from bot.replies import ReplySender
 from storage import media as media_files
 
@@ -80,7 +82,8 @@ class Wiring:
                     openapi_base=settings.ZALO_OPENAPI_BASE, app_id=settings.ZALO_OA_APP_ID,
                     secret_key=settings.ZALO_OA_SECRET_KEY, sessions=services.sessions,
                     clock=services.clock, translations=services.translations, media=self.media,
-                    window_hours=settings.ZALO_OA_WINDOW_HOURS)
+                    window_hours=settings.ZALO_OA_WINDOW_HOURS,
+                    on_feedback=partial(rating_by_phone.record, services))
             elif name == "zbs":
                 from bot.channels.zbs import ZbsChannel
                 from bot.zalo.templates import parse_templates

@@ -19,7 +19,8 @@ from bot.app import App, build_app, serve
 from bot.clock import ManualClock
 from bot.dossiers.service import DossierInput
 from bot.settings import Settings, load_settings
-from storage import accounts
+from storage import accounts, ratings
+from storage import dossiers as store
 from storage.dossiers import DossierStatus
 from storage.models import ChannelAccount, Role
 from storage.outbox import OutboxRow
@@ -45,14 +46,17 @@ TEMPLATES = {
         "customer_name": "citizen_name", "dossier_code": "code", "appointment": "date"}},
     "dossier_ready": {"template_id": "200002", "params": {
         "customer_name": "citizen_name", "dossier_code": "code", "place": "place"}},
+    "rating_request": {"template_id": "200005", "params": {
+        "dossier_code": "code", "unit_name": "unit"}},
 }
 
 
 class Stack:
     def __init__(self, app: App, telegram: FakeTelegramServer, zalo: FakeZaloBotServer,
-                 oa: FakeZaloOaServer, port: int, invite: str) -> None:
+                 oa: FakeZaloOaServer, port: int, invite: str, head_invite: str) -> None:
         self.app, self.telegram, self.zalo, self.oa, self.port = app, telegram, zalo, oa, port
-        self.invite = invite  # made before the bot runs: SQLite has one writer at a time
+        # Made before the bot runs: SQLite has one writer at a time.
+        self.invite, self.head_invite = invite, head_invite
 
     async def notice(self, account_id: int, text: str) -> None:
         """A message for a person, planned as features plan them."""
@@ -97,11 +101,12 @@ async def stack(settings: Settings, clock: ManualClock, fake_telegram: FakeTeleg
     app = build_app(configured, clock)
     await add_units(app)
     invite = await new_invite(app, Role.staff, "MYTHO", "Lê Minh Tâm")
+    head_invite = await new_invite(app, Role.unit_head, "MYTHO", "Trần Văn Hùng")
     task = asyncio.create_task(serve(app))
     try:
         await fake_telegram.wait_for("deleteWebhook", timeout=15)
         await fake_zalo.wait_for("getUpdates", timeout=15)
-        yield Stack(app, fake_telegram, fake_zalo, fake_oa, port, invite)
+        yield Stack(app, fake_telegram, fake_zalo, fake_oa, port, invite, head_invite)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -259,3 +264,41 @@ async def _row(app: App, kind: str, status: str) -> OutboxRow:
             return row
         await asyncio.sleep(0.1)
     raise AssertionError(f"no {kind} row reached {status}")
+
+
+async def test_a_rating_by_phone_counts_like_one_in_a_chat(stack: Stack) -> None:
+    """The rating request goes as a ZBS rating template; the stars Zalo posts back are the
+    overall answer and the note the comment, and a poor one reaches the unit head."""
+    app, oa = stack.app, stack.oa
+    stack.telegram.push_start(601, stack.head_invite, first_name="Hùng")
+    await stack.telegram.wait_for("sendMessage", 1, chat_id=601, timeout=10)
+    now = app.services.clock.now()
+    code = "000.00.25.H20-261125-0045"
+    await upsert(app, DossierInput(
+        code=code, procedure_name="Đăng ký kết hôn", citizen_name="Đỗ Văn Nam",
+        citizen_phone="0987 654 321", received_at=now, due_at=now + timedelta(days=5)))
+    await change(app, code, DossierStatus.ready)
+    await change(app, code, DossierStatus.returned)
+    app.services.clock.advance(timedelta(minutes=31))  # type: ignore[attr-defined]
+    await _until(lambda: any(m.template_id == "200005" for m in oa.zbs_sent))
+    request = next(m for m in oa.zbs_sent if m.template_id == "200005")
+    assert request.phone == "84987654321"
+    assert request.template_data == {"dossier_code": code, "unit_name": "UBND phường Mỹ Tho"}
+
+    url = f"http://127.0.0.1:{stack.port}/zalo/oa/webhook"
+    feedback = {"event_name": "user_feedback", "message": {
+        "rate": 2, "note": "Phải chờ lâu", "msg_id": "fb-1",
+        "tracking_id": request.tracking_id, "submit_time": ms(app.services.clock.now())}}
+    assert await deliver(url, feedback, secret_key=SECRET_KEY, app_id=APP_ID,
+                         timestamp=ms(app.services.clock.now())) == 200
+    forged = {**feedback, "message": {**feedback["message"], "tracking_id": "999999"}}
+    assert await deliver(url, forged, secret_key=SECRET_KEY, app_id=APP_ID,
+                         timestamp=ms(app.services.clock.now())) == 200
+    async with app.services.sessions() as db:
+        dossier = await store.by_code(db, code)
+        assert dossier is not None and dossier.id is not None
+        rating = await ratings.for_dossier(db, dossier.id)
+    assert rating is not None and rating.overall == 2 and rating.comment == "Phải chờ lâu"
+    alert = (await stack.telegram.wait_for("sendMessage", 2, chat_id=601, timeout=10))[-1]
+    assert code in alert.params["text"]
+    assert "Đỗ Văn Nam" not in alert.params["text"] and "0987" not in alert.params["text"]

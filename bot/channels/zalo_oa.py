@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +41,13 @@ from bot.messages import (
 from bot.rendering import choosable, numbered, plain, split_text
 from bot.routing import ChannelInfo, DownloadFailed
 from bot.zalo import oa_webhook
-from bot.zalo.oa_webhook import BUTTON_PREFIX, SharedInfo, Unfollowed, WebhookRefused
+from bot.zalo.oa_webhook import (
+    BUTTON_PREFIX,
+    Feedback,
+    SharedInfo,
+    Unfollowed,
+    WebhookRefused,
+)
 from bot.zalo.phones import normalize_phone
 from bot.zalo.tokens import TOKEN_ERRORS, OaTokenError, OaTokens, with_token
 from storage import accounts
@@ -90,7 +96,8 @@ class ZaloOaChannel:
     def __init__(self, *, tokens: OaTokens, http: httpx.AsyncClient, openapi_base: str,
                  app_id: str, secret_key: str, sessions: SessionFactory, clock: Clock,
                  translations: Translations, media: MediaStore | None = None,
-                 window_hours: int = 168) -> None:
+                 window_hours: int = 168,
+                 on_feedback: Callable[[Feedback], Awaitable[object]] | None = None) -> None:
         self.tokens = tokens
         # Owned by the caller (shared with OaTokens and ZBS): closed there, not here.
         self.http = http
@@ -102,6 +109,8 @@ class ZaloOaChannel:
         self.translations = translations
         self.media = media
         self.window = timedelta(hours=window_hours)
+        # Answers to ZBS rating templates arrive on the OA's webhook.
+        self.on_feedback = on_feedback
         self.oa_id = ""
         self.oa_name = ""
         self._stopping = asyncio.Event()
@@ -301,6 +310,9 @@ class ZaloOaChannel:
                 await self._unfollowed(event)
             elif isinstance(event, SharedInfo):
                 await self._shared_info(event)
+            elif isinstance(event, Feedback):
+                if self.on_feedback is not None:
+                    await self.on_feedback(event)
             elif event is not None:
                 await on_update(event)
         except Exception as exc:

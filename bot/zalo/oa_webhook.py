@@ -48,7 +48,17 @@ class SharedInfo:
     phone: str
 
 
-Event = Incoming | Unfollowed | SharedInfo | None
+@dataclass(frozen=True)
+class Feedback:
+    """`user_feedback`: a citizen answered a ZBS rating template (1-5 stars, a note). The
+    tracking id is the outbox row that carried the request."""
+
+    tracking_id: str
+    rate: int
+    note: str | None
+
+
+Event = Incoming | Unfollowed | SharedInfo | Feedback | None
 
 
 def signature(app_id: str, body: bytes, timestamp: str, secret_key: str) -> str:
@@ -137,6 +147,13 @@ def parse(data: dict[str, Any]) -> Event:
         info = data.get("info")
         phone = str(info.get("phone", "")) if isinstance(info, dict) else ""
         return SharedInfo(user, phone) if user and phone else None
+    if event == "user_feedback":
+        tracking = str(message.get("tracking_id", ""))
+        rate = message.get("rate")
+        note = str(message.get("note") or "").strip() or None
+        if not tracking.isdigit() or not isinstance(rate, int) or not 1 <= rate <= 5:
+            return None
+        return Feedback(tracking, rate, note)
     return None  # echoes of our own messages (oa_send_*), receipts, and the rest
 
 
