@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import App, build_app, serve
 from bot.clock import ManualClock
@@ -192,7 +192,8 @@ async def test_an_oa_follower_outside_the_window_hears_by_phone(stack: Stack) ->
     assert len(oa.to("oa-hoa")) == before_oa  # not attempted on the OA
     async with app.services.sessions() as db:
         row = (await db.exec(select(OutboxRow).where(
-            OutboxRow.kind == "dossier_notice", OutboxRow.status == "sent"))).all()[-1]
+            OutboxRow.kind == "dossier_notice", OutboxRow.status == "sent").order_by(
+            col(OutboxRow.id)))).all()[-1]
         record = await db.get(ZbsMessage, row.id)
     assert sent.tracking_id == str(row.id)
     assert record is not None and record.message_id == sent.msg_id
