@@ -17,7 +17,7 @@ from urllib.parse import quote
 from sqlmodel import col, select
 
 from bot.clock import Clock, as_utc
-from storage.db import SessionFactory
+from storage.db import SessionFactory, retrying_busy
 from storage.media import MediaFile
 
 DEFAULT_TTL = timedelta(days=7)
@@ -57,21 +57,26 @@ class MediaStore:
         name = safe_filename(filename)
         mime = mime_type or "application/octet-stream"
         digest = hashlib.sha256(data).hexdigest()
-        async with self.sessions() as db:
-            stmt = (select(MediaFile)
-                    .where(MediaFile.sha256 == digest, MediaFile.filename == name,
-                           MediaFile.mime_type == mime, col(MediaFile.expires_at) > now)
-                    .limit(1))
-            row = (await db.exec(stmt)).first()
-            if row is None:
-                row = MediaFile(token=secrets.token_urlsafe(TOKEN_BYTES), filename=name,
-                                mime_type=mime, data=data, sha256=digest, created_at=now,
-                                expires_at=now + self.ttl)
-            else:
-                row.expires_at = now + self.ttl
-            db.add(row)
-            await db.commit()
-            return self.url_of(row)
+
+        async def store() -> str:
+            async with self.sessions() as db:
+                stmt = (select(MediaFile)
+                        .where(MediaFile.sha256 == digest, MediaFile.filename == name,
+                               MediaFile.mime_type == mime, col(MediaFile.expires_at) > now)
+                        .limit(1))
+                row = (await db.exec(stmt)).first()
+                if row is None:
+                    row = MediaFile(token=secrets.token_urlsafe(TOKEN_BYTES), filename=name,
+                                    mime_type=mime, data=data, sha256=digest, created_at=now,
+                                    expires_at=now + self.ttl)
+                else:
+                    row.expires_at = now + self.ttl
+                db.add(row)
+                await db.commit()
+                return self.url_of(row)
+
+        # A broadcast's picture is put by many sends at once: SQLite refuses all but one.
+        return await retrying_busy(store)
 
     async def get(self, token: str) -> MediaFile | None:
         """The file behind `token`, or None when there is none or it has expired."""

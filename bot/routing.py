@@ -141,6 +141,8 @@ class ChannelInfo:
     download: Callable[[Attachment], Awaitable[bytes]] | None = None
     # Where buttons are few (Zalo OA: 5), more options than that are numbered instead.
     max_buttons: int | None = None
+    # Whether the app shows bold, italics and links (Telegram), or plain text (Zalo).
+    rich_text: bool = False
 
     def numbered(self, options: int) -> bool:
         """Whether a message with this many choices shows them as a numbered list."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
+import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -18,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import sqlite_path
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -62,6 +67,20 @@ def is_busy(exc: BaseException) -> bool:
     """SQLite's "database is locked": another connection holds or just changed the data
     this transaction read; retrying the whole transaction is safe."""
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+async def retrying_busy(work: Callable[[], Awaitable[T]], attempts: int = 10) -> T:
+    """Runs `work` (one whole transaction) again while SQLite refuses it as busy. Many
+    small writes side by side (the outbox's sends) collide often; a short random pause
+    spreads them out. On PostgreSQL nothing is ever refused this way."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except OperationalError as exc:
+            if not is_busy(exc) or attempt == attempts:
+                raise
+            await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311
+    raise AssertionError("unreachable")
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

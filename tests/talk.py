@@ -18,7 +18,8 @@ def console_info() -> ChannelInfo:
 
 
 def buttons_info() -> ChannelInfo:
-    return ChannelInfo("telegram", True, lambda payload: f"https://t.me/test_bot?start={payload}")
+    return ChannelInfo("telegram", True, lambda payload: f"https://t.me/test_bot?start={payload}",
+                       rich_text=True)
 
 
 @dataclass

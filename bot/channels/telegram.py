@@ -93,7 +93,8 @@ class TelegramChannel:
 
     @property
     def info(self) -> ChannelInfo:
-        return ChannelInfo(self.name, self.buttons, self.deep_link, self.download)
+        return ChannelInfo(self.name, self.buttons, self.deep_link, self.download,
+                           rich_text=True)
 
     async def start(self) -> None:
         try:

@@ -17,6 +17,7 @@ from bot.faq import answers, forwarding
 from bot.faq.answers import Aspect
 from bot.faq.search import Verdict
 from bot.faq.text import fold, syllables
+from bot.handlers.start import greeting
 from bot.i18n import N_
 from bot.ids import fetch, parse_id
 from bot.messages import Option
@@ -39,9 +40,21 @@ LISTED = 10
 _ASK_KINDS = {UnitKind.commune, UnitKind.ward, UnitKind.district, UnitKind.province}
 
 
+GREETINGS = frozenset({"xin chào", "chào", "chào bạn", "chào bot", "chào anh", "chào chị",
+                       "chao", "xin chao", "hello", "hi", "alo", "hế lô", "hallo"})
+
+
+def _is_greeting(text: str) -> bool:
+    return text.lower().strip(" !.,?~") in GREETINGS
+
+
 @router.text()
 async def question(ctx: Context) -> None:
     text = " ".join((ctx.incoming.text or "").split())
+    if _is_greeting(text):
+        # On Zalo a chat starts with a greeting, not /start: answer it like /start.
+        ctx.reply(greeting(ctx))
+        return
     if not syllables(text):
         ctx.reply(ctx._("Please type your question in words, for example: «làm giấy khai sinh "
                         "cần những gì»."))

@@ -31,6 +31,7 @@ from bot.reminders.templates import Templates, UnknownTemplate
 from bot.rendering import choosable
 from bot.services import Services
 from storage import accounts, conversations, outbox
+from storage.db import retrying_busy
 from storage.models import ChannelAccount
 from storage.outbox import Claimed, Status
 
@@ -249,11 +250,14 @@ class OutboxDispatcher:
 
     async def _offer(self, account: ChannelAccount, choices: list[str]) -> None:
         """Without buttons, "1" must choose the first option of this message too."""
-        try:
+        async def remember() -> None:
             async with self.services.sessions() as db:
                 await conversations.offer(db, account.channel, account.chat_id, OPTIONS_KEY,
                                           choices, self.services.clock.now())
                 await db.commit()
+
+        try:
+            await retrying_busy(remember)
         except Exception as exc:  # the message is out; only the numbers won't work
             log.warning("options_not_remembered", error=describe_failure(exc))
 

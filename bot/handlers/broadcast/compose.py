@@ -42,6 +42,10 @@ async def new_draft(ctx: Context) -> None:
 
 
 def _ask_text(ctx: Context) -> str:
+    if not ctx.channel.rich_text:
+        # Tags typed on Zalo would show as tags to the sender: not worth explaining there.
+        return ctx._("Type the text of the announcement. You can also send a photo with the "
+                     "text as its caption. /huy to cancel.")
     return ctx._("Type the text of the announcement. You may use &lt;b&gt;bold&lt;/b&gt;, "
                  "&lt;i&gt;italic&lt;/i&gt; and &lt;a href=\"https://…\"&gt;links&lt;/a&gt;. "
                  "You can also send a photo or a document with the text as its caption. /huy "
