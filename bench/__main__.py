@@ -15,6 +15,7 @@ DATABASE_BOUND = [
     ["bench.outbox", "speed"],
     ["bench.outbox", "claim"],
     ["bench.broadcast"],
+    ["bench.zalo"],
 ]
 ONCE = [["bench.outbox", "limits"], ["bench.faq_eval"]]
 
