@@ -184,7 +184,7 @@ async def test_a_reminder_to_many_chats_at_once_can_be_answered_by_number(
         assert numbered_options(reminder) == ["Xem nhiệm vụ"]
 
     async def all_recorded() -> bool:
-        # The options are remembered before a send's outcome is: wait for the outcomes.
+        # Every send has finished (and its options were remembered before it left).
         async with app.services.sessions() as db:
             rows = (await db.exec(select(OutboxRow).where(
                 col(OutboxRow.status).in_([Status.sent, Status.sending])))).all()

@@ -231,6 +231,10 @@ class OutboxDispatcher:
             else:
                 t = self.services.translations.get(account.locale)
                 message = self.templates.render(row.template, t, row.params, now)
+                offered = choosable(message.options)
+                if offered and channel.info.numbered(len(offered)):
+                    # Remembered before the send: a reply can come back at once.
+                    await self._offer(account, [o.data for o in offered])
                 await limiter.acquire(account.chat_id)
                 result = await channel.send(account.chat_id, message, account.locale)
         except UnknownTemplate:
@@ -243,9 +247,6 @@ class OutboxDispatcher:
             result = Failed(describe_failure(exc), temporary=True)
         if isinstance(result, Unreachable):
             return result.reason
-        offered = choosable(message.options) if message is not None else []
-        if isinstance(result, Sent) and offered and channel.info.numbered(len(offered)):
-            await self._offer(account, [o.data for o in offered])
         return self._outcome(row, account, result, limiter)
 
     async def _offer(self, account: ChannelAccount, choices: list[str]) -> None:
