@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from datetime import UTC
 from pathlib import Path
 
@@ -48,7 +49,15 @@ def seeded(settings: Settings) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> typer.testing.Result:
-    return CliRunner().invoke(cli, ["report", *args], env=env)
+    # The CLI points the root logger at the runner's stderr, which is closed afterwards:
+    # later tests' log lines would fail to print. Put the handlers back.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return CliRunner().invoke(cli, ["report", *args], env=env)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def test_the_text_report(seeded: dict[str, str]) -> None:
