@@ -20,6 +20,7 @@ import httpx
 from bot.channels.base import ChannelStartError, UpdateHandler
 from bot.clock import Clock
 from bot.conversation import Menu
+from bot.logs import describe_failure
 from bot.messages import (
     DeliveryResult,
     Failed,
@@ -33,7 +34,7 @@ from bot.routing import ChannelInfo
 from bot.zalo.phones import normalize_phone
 from bot.zalo.templates import ZbsNotice, ZbsTemplate
 from bot.zalo.tokens import TOKEN_ERRORS, OaTokenError, OaTokens, with_token
-from storage.db import SessionFactory
+from storage.db import SessionFactory, retrying_busy
 from storage.zalo import ZbsMessage
 
 log = logging.getLogger(__name__)
@@ -137,13 +138,23 @@ class ZbsChannel:
             log.info("zbs_not_sent outbox=%d error=%s", tracking_id, code)
             return result
         message_id = str((answer.get("data") or {}).get("msg_id", ""))
-        async with self.sessions() as db:
-            # merge: a row sent again after a crash (same outbox id) is simply updated.
-            await db.merge(ZbsMessage(
-                outbox_id=tracking_id, message_id=message_id, template_id=template.template_id,
-                notice_kind=notice.kind, status="pending", sent_at=self.clock.now(),
-            ))
-            await db.commit()
+
+        async def record() -> None:
+            async with self.sessions() as db:
+                # merge: a row sent again after a crash (same outbox id) is simply updated.
+                await db.merge(ZbsMessage(
+                    outbox_id=tracking_id, message_id=message_id,
+                    template_id=template.template_id, notice_kind=notice.kind,
+                    status="pending", sent_at=self.clock.now(),
+                ))
+                await db.commit()
+
+        try:
+            await retrying_busy(record)
+        except Exception as exc:
+            # The message is out (and paid for): never let a bookkeeping failure send it
+            # again. Only its delivery status will be unknown.
+            log.error("zbs_record_failed outbox=%d: %s", tracking_id, describe_failure(exc))
         log.info("zbs_sent outbox=%d", tracking_id)
         return Sent((message_id,))
 
