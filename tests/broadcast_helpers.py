@@ -30,8 +30,12 @@ from tests.talk import buttons_info
 
 ADMIN_CHAT = 880_001
 EVERYONE = Reach(None, citizens=True)
-# The bot and the fake both allow this many sends a second; one a second per chat.
+# The fake allows this many sends a second (and one a second per chat). The bot is set 5 %
+# lower: on a loaded 2-core machine sends leave in time but can reach the server tens of
+# milliseconds late and bunched, more than the limiter's margin, and the fake's window is
+# exact where Telegram's is not.
 RATE = 400
+BOT_RATE = int(RATE * 0.95)
 WAIT = 60.0
 CHUNK = 1000
 BUSY_ATTEMPTS = 4  # as the chat, the CLI and the API
@@ -43,7 +47,7 @@ def fast_settings(settings: Settings, fake: FakeTelegramServer, **extra: object)
     the fake enforces the same limits."""
     fake.enforce_limits(per_bot_per_second=RATE, per_chat_per_second=1)
     return on_fake_telegram(settings, fake, **{
-        "TELEGRAM_RATE_PER_SECOND": RATE, "TELEGRAM_RATE_PER_CHAT_PER_SECOND": 1,
+        "TELEGRAM_RATE_PER_SECOND": BOT_RATE, "TELEGRAM_RATE_PER_CHAT_PER_SECOND": 1,
         "DISPATCH_INTERVAL_SECONDS": 0.2, "BROADCAST_TICK_SECONDS": 0.2,
         # The reporting calendar at start-up plans reminders for every civil servant one
         # by one (minutes for thousands of people): not what these tests are about.

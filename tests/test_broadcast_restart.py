@@ -21,6 +21,7 @@ from bot.settings import Settings
 from storage.broadcasts import BroadcastStatus
 from tests.broadcast_helpers import (
     ADMIN_CHAT,
+    BOT_RATE,
     RATE,
     Sender,
     admin,
@@ -105,7 +106,7 @@ async def test_a_clean_restart_half_way_sends_nobody_anything_twice(
 def worker_env(settings: Settings, fake: FakeTelegramServer) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": settings.DATABASE_URL,
             "TELEGRAM_BOT_TOKEN": TEST_TOKEN, "TELEGRAM_API_BASE": fake.base_url,
-            "TELEGRAM_RATE_PER_SECOND": str(RATE), "TELEGRAM_RATE_PER_CHAT_PER_SECOND": "1",
+            "TELEGRAM_RATE_PER_SECOND": str(BOT_RATE), "TELEGRAM_RATE_PER_CHAT_PER_SECOND": "1",
             "OUTBOX_LEASE_SECONDS": "3", "OUTBOX_CONCURRENCY": str(CONCURRENCY),
             "DISPATCH_INTERVAL_SECONDS": "0.2", "BROADCAST_TICK_SECONDS": "0.2",
             "REPORT_DEADLINES": "", "LOG_LEVEL": "WARNING"}

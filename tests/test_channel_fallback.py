@@ -181,6 +181,7 @@ async def test_an_oa_follower_outside_the_window_hears_by_phone(stack: Stack) ->
     assert account.active
 
     # Eight days without a word from her: the OA may not write, so the phone is used.
+    await _settled(app)
     app.services.clock.advance(timedelta(days=8))  # type: ignore[attr-defined]
     before_oa = len(oa.to("oa-hoa"))
     await change(app, "000.00.25.H20-261125-0042", DossierStatus.ready)
@@ -224,6 +225,7 @@ async def test_nothing_reachable_is_reported_not_retried(stack: Stack) -> None:
     oa.user("oa-cuc", last_interaction=now)
     await stack.oa_says("oa-cuc", f"d_{dossier.access_token}")
     await _until(lambda: len(oa.to("oa-cuc")) >= 1)
+    await _settled(app)
     app.services.clock.advance(timedelta(days=8))  # type: ignore[attr-defined]
     await change(app, "000.00.25.H20-261125-0044", DossierStatus.ready)
 
@@ -280,6 +282,7 @@ async def test_a_rating_by_phone_counts_like_one_in_a_chat(stack: Stack) -> None
         citizen_phone="0987 654 321", received_at=now, due_at=now + timedelta(days=5)))
     await change(app, code, DossierStatus.ready)
     await change(app, code, DossierStatus.returned)
+    await _settled(app)
     app.services.clock.advance(timedelta(minutes=31))  # type: ignore[attr-defined]
     await _until(lambda: any(m.template_id == "200005" for m in oa.zbs_sent))
     request = next(m for m in oa.zbs_sent if m.template_id == "200005")
@@ -303,3 +306,16 @@ async def test_a_rating_by_phone_counts_like_one_in_a_chat(stack: Stack) -> None
     alert = (await stack.telegram.wait_for("sendMessage", 2, chat_id=601, timeout=10))[-1]
     assert code in alert.params["text"]
     assert "Đỗ Văn Nam" not in alert.params["text"] and "0987" not in alert.params["text"]
+
+
+async def _settled(app: App) -> None:
+    """No send under way: moving the test clock by days would end their leases mid-send
+    (real time never jumps like that) and let a second claim try them again."""
+    for _ in range(100):
+        async with app.services.sessions() as db:
+            busy = (await db.exec(select(OutboxRow).where(
+                OutboxRow.status == "sending"))).first()
+        if busy is None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("sends still under way")

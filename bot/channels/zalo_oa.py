@@ -51,7 +51,7 @@ from bot.zalo.oa_webhook import (
 from bot.zalo.phones import normalize_phone
 from bot.zalo.tokens import TOKEN_ERRORS, OaTokenError, OaTokens, with_token
 from storage import accounts
-from storage.db import SessionFactory
+from storage.db import SessionFactory, retrying_busy
 from storage.models import ChannelAccount, Person
 
 log = logging.getLogger(__name__)
@@ -322,27 +322,34 @@ class ZaloOaChannel:
         return 200
 
     async def _unfollowed(self, event: Unfollowed) -> None:
-        async with self.sessions() as db:
-            await accounts.mark_gone(db, NAME, event.user_id, self.clock.now())
-            await db.commit()
+        async def mark() -> None:
+            async with self.sessions() as db:
+                await accounts.mark_gone(db, NAME, event.user_id, self.clock.now())
+                await db.commit()
+
+        await retrying_busy(mark)
 
     async def _shared_info(self, event: SharedInfo) -> None:
         phone = normalize_phone(event.phone)
         if phone is None:
             log.info("zalo_oa_shared_phone_invalid")
             return
-        async with self.sessions() as db:
-            account = await accounts.find(db, NAME, event.user_id)
-            if account is None:
-                log.info("zalo_oa_shared_phone_unknown_account")
-                return
-            person = await db.get(Person, account.person_id)
-            if person is None:
-                return
-            person.phone = phone
-            db.add(person)
-            await db.commit()
-            log.info("zalo_oa_phone_stored person=%s", person.id)
+
+        async def store(number: str) -> None:
+            async with self.sessions() as db:
+                account = await accounts.find(db, NAME, event.user_id)
+                if account is None:
+                    log.info("zalo_oa_shared_phone_unknown_account")
+                    return
+                person = await db.get(Person, account.person_id)
+                if person is None:
+                    return
+                person.phone = number
+                db.add(person)
+                await db.commit()
+                log.info("zalo_oa_phone_stored person=%s", person.id)
+
+        await retrying_busy(lambda: store(phone))
 
 
 def _media(element: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from bot.ratings import service
 from bot.ratings.service import RatingClosed
 from bot.services import Services
 from bot.zalo.oa_webhook import Feedback
+from storage.db import retrying_busy
 from storage.dossiers import Dossier
 from storage.outbox import OutboxRow
 from storage.ratings import OVERALL, Level
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 async def record(services: Services, feedback: Feedback) -> bool:
     """True when the answer was taken. Anything that does not match a rating request we
     sent by phone is ignored (logged by outbox id only)."""
+    # Beside the running dispatcher SQLite may refuse the write: the whole answer again.
+    return await retrying_busy(lambda: _record(services, feedback))
+
+
+async def _record(services: Services, feedback: Feedback) -> bool:
     async with services.sessions() as db:
         row = await db.get(OutboxRow, int(feedback.tracking_id))
         sent = await db.get(ZbsMessage, int(feedback.tracking_id))
