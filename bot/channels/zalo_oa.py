@@ -41,6 +41,7 @@ from bot.messages import (
 from bot.rendering import choosable, numbered, plain, split_text
 from bot.routing import ChannelInfo, DownloadFailed
 from bot.zalo import oa_webhook
+from bot.zalo.answers import ZaloServerError, json_answer
 from bot.zalo.oa_webhook import (
     BUTTON_PREFIX,
     Feedback,
@@ -133,7 +134,7 @@ class ZaloOaChannel:
             data = await self._get_json(OA_INFO_PATH)
         except OaTokenError as exc:
             raise ChannelStartError(f"Zalo OA: {exc}") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ZaloServerError) as exc:
             raise ChannelStartError(f"Could not reach the Zalo OA API at {self.openapi_base}: "
                                     f"{type(exc).__name__}") from None
         if data.get("error") != 0:
@@ -172,6 +173,8 @@ class ZaloOaChannel:
         except OaTokenError as exc:
             log.error("zalo_oa_no_token: %s", exc)
             return Failed(str(exc), temporary=True)
+        except ZaloServerError as exc:
+            return Failed(f"Zalo OA: {exc}", temporary=True)
         except httpx.HTTPError as exc:
             return Failed(f"Zalo OA unreachable ({type(exc).__name__})", temporary=True)
 
@@ -243,7 +246,7 @@ class ZaloOaChannel:
             response = await self.http.post(self.openapi_base + UPLOAD_PATH, files=files,
                                             headers={"access_token": token},
                                             timeout=REQUEST_TIMEOUT)
-            return _json(response)
+            return json_answer(response)
 
         answer = await with_token(self.tokens, call)
         _raise_for(answer)
@@ -256,7 +259,7 @@ class ZaloOaChannel:
             response = await self.http.post(self.openapi_base + SEND_PATH, json=body,
                                             headers={"access_token": token},
                                             timeout=REQUEST_TIMEOUT)
-            return _json(response)
+            return json_answer(response)
 
         answer = await with_token(self.tokens, call)
         _raise_for(answer)
@@ -267,7 +270,7 @@ class ZaloOaChannel:
             response = await self.http.get(self.openapi_base + path,
                                            headers={"access_token": token},
                                            timeout=REQUEST_TIMEOUT)
-            return _json(response)
+            return json_answer(response)
 
         return await with_token(self.tokens, call)
 
@@ -332,14 +335,14 @@ class ZaloOaChannel:
     async def _shared_info(self, event: SharedInfo) -> None:
         phone = normalize_phone(event.phone)
         if phone is None:
-            log.info("zalo_oa_shared_phone_invalid")
+            log.info("zalo_oa_shared_info_invalid")
             return
 
         async def store(number: str) -> None:
             async with self.sessions() as db:
                 account = await accounts.find(db, NAME, event.user_id)
                 if account is None:
-                    log.info("zalo_oa_shared_phone_unknown_account")
+                    log.info("zalo_oa_shared_info_unknown_account")
                     return
                 person = await db.get(Person, account.person_id)
                 if person is None:
@@ -347,7 +350,7 @@ class ZaloOaChannel:
                 person.phone = number
                 db.add(person)
                 await db.commit()
-                log.info("zalo_oa_phone_stored person=%s", person.id)
+                log.info("zalo_oa_shared_info_stored person=%s", person.id)
 
         await retrying_busy(lambda: store(phone))
 
@@ -355,18 +358,6 @@ class ZaloOaChannel:
 def _media(element: dict[str, Any]) -> dict[str, Any]:
     return {"attachment": {"type": "template", "payload": {
         "template_type": "media", "elements": [element]}}}
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 500:
-        raise ZaloApiError(-500, f"HTTP {response.status_code}")
-    try:
-        data = response.json()
-    except ValueError:
-        raise ZaloApiError(-500, f"HTTP {response.status_code} without JSON") from None
-    if not isinstance(data, dict):
-        raise ZaloApiError(-500, "unexpected answer")
-    return data
 
 
 def _raise_for(answer: dict[str, Any]) -> None:
@@ -388,6 +379,6 @@ def _result(exc: ZaloApiError) -> DeliveryResult:
         return Unreachable("outside the OA window")
     if code in TOKEN_ERRORS:  # refused again right after a refresh
         return Failed(str(exc), temporary=True)
-    if code == -500 or code in TEMPORARY:
+    if code in TEMPORARY:
         return Failed(str(exc), temporary=True)
     return Failed(str(exc), temporary=False)

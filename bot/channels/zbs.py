@@ -31,6 +31,7 @@ from bot.messages import (
     Unreachable,
 )
 from bot.routing import ChannelInfo
+from bot.zalo.answers import ZaloServerError, json_answer
 from bot.zalo.phones import normalize_phone
 from bot.zalo.templates import ZbsNotice, ZbsTemplate
 from bot.zalo.tokens import TOKEN_ERRORS, OaTokenError, OaTokens, with_token
@@ -123,14 +124,14 @@ class ZbsChannel:
             response = await self.http.post(self.api_base + SEND_PATH, json=body,
                                             headers={"access_token": token},
                                             timeout=REQUEST_TIMEOUT)
-            return _json(response)
+            return json_answer(response)
 
         try:
             answer = await with_token(self.tokens, call)
         except OaTokenError as exc:
             log.error("zbs_no_token outbox=%d: %s", tracking_id, exc)
             return Failed(str(exc), temporary=True)
-        except (httpx.HTTPError, _ServerError) as exc:
+        except (httpx.HTTPError, ZaloServerError) as exc:
             return Failed(f"ZBS unreachable ({type(exc).__name__})", temporary=True)
         code = answer.get("error")
         if code != 0:
@@ -172,7 +173,7 @@ class ZbsChannel:
                                            params={"message_id": message_id},
                                            headers={"access_token": token},
                                            timeout=REQUEST_TIMEOUT)
-            return _json(response)
+            return json_answer(response)
 
         return await with_token(self.tokens, call)
 
@@ -200,19 +201,3 @@ def until_morning(now: datetime, zone: ZoneInfo) -> float:
     if target <= local:
         target = datetime.combine(local.date() + timedelta(days=1), NIGHT_ENDS, tzinfo=zone)
     return (target - local).total_seconds()
-
-
-class _ServerError(Exception):
-    pass
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 500:
-        raise _ServerError(f"HTTP {response.status_code}")
-    try:
-        data = response.json()
-    except ValueError:
-        raise _ServerError(f"HTTP {response.status_code} without JSON") from None
-    if not isinstance(data, dict):
-        raise _ServerError("unexpected answer")
-    return data

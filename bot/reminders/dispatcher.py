@@ -22,7 +22,7 @@ import structlog
 from bot.channels.base import Channel, TemplateChannel
 from bot.conversation import OPTIONS_KEY
 from bot.logs import describe_failure
-from bot.messages import Failed, Outgoing, RecipientGone, RetryAfter, Sent, Unreachable
+from bot.messages import Failed, RecipientGone, RetryAfter, Sent, Unreachable
 from bot.reminders import routes
 from bot.reminders.limits import ChannelLimiter, Limits
 from bot.reminders.routes import Routes
@@ -220,17 +220,19 @@ class OutboxDispatcher:
         if unreachable is not None and (reason := unreachable(account, now)):
             return str(reason)
         limiter = self.limiters[account.channel]
-        message: Outgoing | None = None
+        sending = False  # an exception before the send is the row's fault, after it the adapter's
         try:
             if isinstance(channel, TemplateChannel):
                 notice = self.templates.zbs(row.template, row.params, self.services.settings.zone)
                 if notice is None:
                     return "no phone template for this message"
+                sending = True
                 await limiter.acquire(account.chat_id)
                 result = await channel.send_template(account.chat_id, notice, row.id)
             else:
                 t = self.services.translations.get(account.locale)
                 message = self.templates.render(row.template, t, row.params, now)
+                sending = True
                 offered = choosable(message.options)
                 if offered and channel.info.numbered(len(offered)):
                     # Remembered before the send: a reply can come back at once.
@@ -241,7 +243,7 @@ class OutboxDispatcher:
             return {"status": Status.failed, "last_result": "failed",
                     "last_error": f"unknown template {row.template}"}
         except Exception as exc:  # an adapter bug must not kill the dispatcher
-            if message is None:
+            if not sending:
                 return {"status": Status.failed, "last_result": "failed",
                         "last_error": f"render: {describe_failure(exc)}"[:500]}
             result = Failed(describe_failure(exc), temporary=True)

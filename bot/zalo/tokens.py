@@ -19,12 +19,11 @@ from typing import Any
 import httpx
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, as_utc
-from storage.db import SessionFactory, is_busy
+from storage.db import SessionFactory, retrying_busy
 from storage.zalo import ZaloOaToken
 
 log = logging.getLogger(__name__)
@@ -82,15 +81,8 @@ class OaTokens:
         """A new access token, unless another replica (or task) already replaced `stale`:
         then theirs. `stale` is the token Zalo just refused, or None when ours expired."""
         async with self._lock:
-            for attempt in range(1, BUSY_ATTEMPTS + 1):
-                try:
-                    return await self._rotate(stale)
-                except OperationalError as exc:
-                    # SQLite gave up waiting for the write lock (busy_timeout): try again.
-                    if not is_busy(exc) or attempt == BUSY_ATTEMPTS:
-                        raise
-                    await asyncio.sleep(0.05 * attempt)
-        raise AssertionError("unreachable")
+            # SQLite may give up waiting for the write lock: the whole rotation again.
+            return await retrying_busy(lambda: self._rotate(stale), attempts=BUSY_ATTEMPTS)
 
     async def set_refresh_token(self, token: str) -> None:
         """Stores a refresh token from the OA admin's consent (`hanchot zalo oa-token`); the
